@@ -1,0 +1,2 @@
+# Pilotlight lamp controller firmware.
+VERSION = "0.1.0"

@@ -1,0 +1,115 @@
+# Validation of a board type (board_configs/*.json): pins, lamp driver,
+# sensors, electrical ratings. Pure logic: the host tools and the board both
+# use it, so a config is judged the same way on the bench and on the pole.
+
+GPIOS = tuple(range(0, 20)) + (21, 22, 23, 25, 26, 27) + tuple(range(32, 40))
+OUTPUT_GPIOS = tuple(p for p in GPIOS if p < 34 and p not in (6, 7, 8, 9, 10, 11))
+SENSOR_KINDS = ("ina219", "ina226", "bh1750", "veml7700")
+POWER_MONITORS = ("ina219", "ina226")
+
+
+class ConfigError(ValueError):
+    pass
+
+
+def _get(d, key, kind, where, optional=False):
+    if key not in d:
+        if optional:
+            return None
+        raise ConfigError("%s%s: missing" % (where, key))
+    v = d[key]
+    if v is None and optional:
+        return None
+    if kind is float and isinstance(v, int) and not isinstance(v, bool):
+        v = float(v)
+    if not isinstance(v, kind) or (kind is int and isinstance(v, bool)):
+        raise ConfigError("%s%s: expected %s, got %r" % (where, key, kind.__name__, v))
+    return v
+
+
+def _pin(d, key, where, output=False, optional=False):
+    p = _get(d, key, int, where, optional)
+    if p is None:
+        return None
+    allowed = OUTPUT_GPIOS if output else GPIOS
+    if p not in allowed:
+        raise ConfigError("%s%s: GPIO %d is not %s on an ESP32" % (
+            where, key, p, "an output pin" if output else "a usable pin"))
+    return p
+
+
+def _range(v, lo, hi, name):
+    if not lo <= v <= hi:
+        raise ConfigError("%s: %r is out of range [%r, %r]" % (name, v, lo, hi))
+
+
+def validate_board(cfg):
+    """Check a board type; return it unchanged or raise ConfigError naming the field."""
+    if not isinstance(cfg, dict):
+        raise ConfigError("board config must be a JSON object")
+    _get(cfg, "board_type", str, "")
+    net = _get(cfg, "network", str, "")
+    if net not in ("wifi", "ethernet"):
+        raise ConfigError("network: must be 'wifi' or 'ethernet', got %r" % net)
+    if net == "ethernet":
+        eth = _get(cfg, "ethernet", dict, "")
+        for k in ("mdc", "mdio"):
+            _pin(eth, k, "ethernet.", output=True)
+    lamp = _get(cfg, "lamp", dict, "")
+    driver = _get(lamp, "driver", str, "lamp.")
+    if driver not in ("pwm", "0-10v"):
+        raise ConfigError("lamp.driver: must be 'pwm' or '0-10v', got %r" % driver)
+    _pin(lamp, "pin", "lamp.", output=True)
+    _range(_get(lamp, "pwm_freq_hz", int, "lamp."), 100, 40000, "lamp.pwm_freq_hz")
+    _get(lamp, "invert", bool, "lamp.")
+    _range(_get(lamp, "min_driver_level", float, "lamp."), 0.0, 0.5, "lamp.min_driver_level")
+    _range(_get(lamp, "gamma", float, "lamp."), 1.0, 3.0, "lamp.gamma")
+    rated = _get(lamp, "rated_power_w", float, "lamp.")
+    _range(rated, 1.0, 1000.0, "lamp.rated_power_w")
+    _range(_get(lamp, "standby_power_w", float, "lamp."), 0.0, rated, "lamp.standby_power_w")
+    _range(_get(lamp, "supply_v", float, "lamp."), 3.0, 60.0, "lamp.supply_v")
+    used = {lamp["pin"]: "lamp.pin"}
+    for key in ("safe_mode_pin", "status_led_pin", "pir_pin", "ambient_adc_pin"):
+        p = _pin(cfg, key, "", output=(key == "status_led_pin"), optional=True)
+        if p is not None:
+            if p in used:
+                raise ConfigError("%s: GPIO %d is already used by %s" % (key, p, used[p]))
+            used[p] = key
+    i2c = _get(cfg, "i2c", dict, "", optional=True)
+    sensors = _get(cfg, "sensors", list, "", optional=True) or []
+    if sensors and i2c is None:
+        raise ConfigError("i2c: missing, but sensors are fitted")
+    if i2c is not None:
+        for k in ("sda", "scl"):
+            p = _pin(i2c, k, "i2c.", output=True)
+            if p in used:
+                raise ConfigError("i2c.%s: GPIO %d is already used by %s" % (k, p, used[p]))
+            used[p] = "i2c." + k
+        _range(_get(i2c, "freq", int, "i2c."), 10000, 1000000, "i2c.freq")
+    addresses = {}  # type: dict
+    for i, s in enumerate(sensors):
+        where = "sensors[%d]." % i
+        if not isinstance(s, dict):
+            raise ConfigError("sensors[%d]: expected an object" % i)
+        kind = _get(s, "kind", str, where)
+        if kind not in SENSOR_KINDS:
+            raise ConfigError("%skind: unknown sensor %r (known: %s)" % (where, kind, ", ".join(SENSOR_KINDS)))
+        addr = _get(s, "address", int, where)
+        _range(addr, 0x08, 0x77, where + "address")
+        if addr in addresses:
+            raise ConfigError("%saddress: 0x%02x is already used by sensors[%d]" % (where, addr, addresses[addr]))
+        addresses[addr] = i
+        if kind in POWER_MONITORS:
+            _range(_get(s, "shunt_ohms", float, where), 0.0001, 10.0, where + "shunt_ohms")
+            _range(_get(s, "max_current_a", float, where), 0.01, 50.0, where + "max_current_a")
+    curve = _get(cfg, "lumen_depreciation", list, "", optional=True)
+    if curve is not None:
+        last = -1
+        for i, point in enumerate(curve):
+            if not (isinstance(point, list) and len(point) == 2):
+                raise ConfigError("lumen_depreciation[%d]: expected [burn_hours, factor]" % i)
+            if point[0] <= last:
+                raise ConfigError("lumen_depreciation[%d]: burn hours must increase" % i)
+            _range(point[1], 0.3, 1.0, "lumen_depreciation[%d]" % i)
+            last = point[0]
+    return cfg

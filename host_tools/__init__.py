@@ -1,0 +1,1 @@
+"""Pilotlight host tools: the `pilotlight` command."""

@@ -1,0 +1,1 @@
+"""The fleet's MQTT broker: a real Mosquitto, configured and started by us."""

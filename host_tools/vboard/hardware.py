@@ -1,0 +1,82 @@
+"""The simulated hardware of one vboard: GPIOs, PWM, ADC, the I2C bus and the
+lamp on the end of the driver output. No process logic here: the supervisor
+(board.py) calls it for the firmware's bus requests and the rig's control ops.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .i2c_devices import I2CDevice, Physics, make_device
+
+ENODEV = 19
+
+
+@dataclass
+class PwmOutput:
+    freq: int
+    duty_u16: int
+
+
+@dataclass
+class Hardware:
+    board: dict
+    physics: Physics = field(default_factory=Physics)
+    levels: dict[int, int] = field(default_factory=dict)     # GPIO levels
+    irqs: dict[int, int] = field(default_factory=dict)       # GPIO -> trigger mask
+    pwm: dict[int, PwmOutput] = field(default_factory=dict)
+    adc: dict[int, int] = field(default_factory=dict)        # raw u16
+    devices: dict[int, I2CDevice] = field(default_factory=dict)
+    lamp_failed: bool = False
+    chip_temp_c: float = 45.0
+
+    def __post_init__(self):
+        lamp = self.board["lamp"]
+        self.physics.supply_v = lamp["supply_v"]
+        for spec in self.board.get("sensors") or []:
+            self.devices[spec["address"]] = make_device(spec, self.physics)
+        i2c = self.board.get("i2c") or {}
+        self.i2c_bus = f"{i2c.get('sda')}:{i2c.get('scl')}"
+        self.update_lamp()
+
+    # --- the lamp on the driver output -------------------------------------
+    def lamp_level(self) -> float:
+        """What the driver is told, 0..1, after the output's inversion."""
+        lamp = self.board["lamp"]
+        out = self.pwm.get(lamp["pin"])
+        duty = out.duty_u16 / 65535 if out else 0.0
+        return 1.0 - duty if lamp["invert"] else duty
+
+    def update_lamp(self) -> None:
+        lamp = self.board["lamp"]
+        level = self.lamp_level()
+        if self.lamp_failed or level <= 0:
+            self.physics.lamp_power_w = lamp["standby_power_w"]
+        else:
+            span = lamp["rated_power_w"] - lamp["standby_power_w"]
+            self.physics.lamp_power_w = lamp["standby_power_w"] + span * level
+
+    # --- firmware side ------------------------------------------------------
+    def set_pwm(self, pin: int, freq: int, duty_u16: int) -> None:
+        self.pwm[pin] = PwmOutput(freq, duty_u16)
+        self.update_lamp()
+
+    def edge(self, pin: int, value: int) -> bool:
+        """Set an input level; True when the firmware's irq must fire."""
+        old = self.levels.get(pin, 0)
+        self.levels[pin] = value
+        trigger = self.irqs.get(pin, 0)
+        rising, falling = trigger & 1, trigger & 2
+        return old != value and bool((value and rising) or (not value and falling))
+
+    def i2c_scan(self, bus: str) -> list[int]:
+        if bus != self.i2c_bus:
+            return []
+        return sorted(a for a, d in self.devices.items() if not d.gone)
+
+    def i2c(self, bus: str, addr: int, data: bytes, nread: int) -> bytes:
+        dev = self.devices.get(addr) if bus == self.i2c_bus else None
+        if dev is None or dev.gone:
+            raise OSError(ENODEV, "no ACK")
+        if data:
+            dev.write(data)
+        return dev.answer(nread) if nread else b""

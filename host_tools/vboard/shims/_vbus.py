@@ -1,0 +1,64 @@
+# The wire from the ESP32 shims to the vboard supervisor, which plays the
+# hardware: pins, PWM, I2C devices, watchdog, clock and network link.
+# Two unix sockets: requests answered in order (main thread), and events pushed
+# by the supervisor (pin edges, clock jumps, link changes) read by one thread
+# that only hands work to micropython.schedule, as an ISR would.
+import usocket
+import ustruct
+import uos
+import _thread
+import micropython
+import utime
+
+_NAME = uos.getenv("VBOARD_BUS")
+_handlers = {}
+
+
+def _open(role):
+    s = usocket.socket(usocket.AF_UNIX, usocket.SOCK_STREAM)
+    s.connect(ustruct.pack("H", usocket.AF_UNIX) + b"\0" + _NAME.encode())
+    s.write(role + b"\n")
+    return s
+
+
+_req = _open(b"REQ")
+
+
+def call(line):
+    # One request, one reply line: "OK [value]" or "ERR errno".
+    _req.write(line.encode() + b"\n")
+    reply = _req.readline()
+    if not reply:
+        raise OSError(5)  # EIO: the supervisor is gone
+    if reply[:3] == b"ERR":
+        raise OSError(int(reply[4:]))
+    return reply[3:].strip().decode()
+
+
+def on(kind, handler):
+    # handler(args) runs on the event thread: it may only set values or
+    # micropython.schedule() work for the main thread.
+    _handlers[kind] = handler
+
+
+def schedule(fn, arg):
+    while True:
+        try:
+            micropython.schedule(fn, arg)
+            return
+        except RuntimeError:  # queue full: the main thread is busy, retry
+            utime.sleep_ms(1)
+
+
+def _events(sock):
+    while True:
+        line = sock.readline()
+        if not line:
+            return
+        parts = line.decode().split()
+        handler = _handlers.get(parts[0])
+        if handler:
+            handler(parts[1:])
+
+
+_thread.start_new_thread(_events, (_open(b"EVT"),))

@@ -1,0 +1,51 @@
+# ESP32 `socket` for the vboard: the built-in sockets, refused while the
+# board's network link is down, and closed when the link drops, so the
+# firmware sees what a lost Wi-Fi association does to it.
+from usocket import *
+import usocket
+import _vbus
+import uos
+
+_open = []
+_up = [uos.getenv("VBOARD_NET") != "0"]
+
+
+def _link_changed(up):
+    _up[0] = up
+    if not up:
+        _vbus.schedule(_close_all, None)
+
+
+def _close_all(_):
+    while _open:
+        try:
+            _open.pop().close()
+        except OSError:
+            pass
+
+
+def _alive(s):
+    try:
+        return s.fileno() >= 0
+    except OSError:
+        return False
+
+
+def _check():
+    if not _up[0]:
+        raise OSError(113)  # EHOSTUNREACH
+
+
+def socket(af=AF_INET, type=SOCK_STREAM, proto=0):
+    _check()
+    s = usocket.socket(af, type, proto)
+    if len(_open) > 16:
+        _open[:] = [x for x in _open if _alive(x)]
+    _open.append(s)
+    return s
+
+
+def getaddrinfo(host, port, af=0, type=0, proto=0, flags=0):
+    if not _up[0]:
+        raise OSError(-202)  # what the esp32 port raises when DNS fails
+    return usocket.getaddrinfo(host, port, af, type, proto, flags)

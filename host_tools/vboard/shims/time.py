@@ -1,0 +1,51 @@
+# ESP32 `time` for the vboard: the board's own clock, kept by the supervisor
+# as an offset from the host clock (it survives soft and watchdog resets, and
+# restarts at 2000-01-01 after a power cut, as on a board without a backup
+# battery). Epoch 2000-01-01 as on the esp32 port; localtime() is UTC there.
+from utime import sleep, sleep_ms, sleep_us, ticks_ms, ticks_us, ticks_cpu, ticks_add, ticks_diff
+import utime
+import uos
+import _vbus
+
+_EPOCH_2000 = 946684800
+_offset_ns = int(uos.getenv("VBOARD_CLOCK_OFFSET_NS") or 0)
+
+
+def _clock(args):
+    global _offset_ns
+    _offset_ns = int(args[0])
+
+
+_vbus.on("CLOCK", _clock)
+
+
+def _board_ns():
+    # nanoseconds since the 2000 epoch
+    return utime.time_ns() + _offset_ns - _EPOCH_2000 * 1000000000
+
+
+def _set_board_ns(ns):
+    global _offset_ns
+    _offset_ns = ns + _EPOCH_2000 * 1000000000 - utime.time_ns()
+    _vbus.call("CLOCK %d" % _offset_ns)
+
+
+def time():
+    return _board_ns() // 1000000000
+
+
+def time_ns():
+    return _board_ns()
+
+
+def gmtime(secs=None):
+    if secs is None:
+        secs = time()
+    return utime.gmtime(secs + _EPOCH_2000)[:8]
+
+
+localtime = gmtime
+
+
+def mktime(t):
+    return utime.mktime(t) - _EPOCH_2000
