@@ -206,12 +206,12 @@ class VirtualBoard:
 
     async def _kill(self, why: Exit) -> None:
         self.exit = why
+        if why.kind in ("off", "stop"):
+            self.powered.clear()
         proc = self.proc
         if proc and proc.returncode is None:
             proc.kill()
             await proc.wait()
-        if why.kind in ("off", "stop"):
-            self.powered.clear()
 
     def _request_exit(self, why: Exit) -> None:
         asyncio.get_running_loop().create_task(self._kill(why))

@@ -1,0 +1,70 @@
+"""A vboard's serial console behaves as a board on USB to mpremote."""
+import time
+
+import serial
+
+from hil_tests.conftest import mpremote
+
+
+def test_copy_list_run_survive_soft_reset_and_power_cut(rig, tmp_path):
+    (board,) = rig.start("con")
+    src = tmp_path / "hello.py"
+    src.write_text("GREETING = 'hello from flash'\n")
+    mpremote(board.port, "fs", "cp", str(src), ":hello.py")
+    assert "hello.py" in mpremote(board.port, "fs", "ls").stdout
+    assert mpremote(board.port, "exec", "import hello; print(hello.GREETING)").stdout.strip() == "hello from flash"
+
+    # mpremote without `resume` soft-resets first, as with a board on USB
+    run = mpremote(board.port, "soft-reset", "exec", "import hello, machine; print(hello.GREETING, machine.reset_cause())")
+    assert run.stdout.split() == ["hello", "from", "flash", "1"]
+
+    with board.control() as c:
+        c.power_cut()
+        assert not c.status()["running"]
+        c.power_on()
+        c.wait_for(lambda s: s["running"], what="boot after power on")
+    assert "hello.py" in mpremote(board.port, "fs", "ls").stdout
+    assert (board.flash / "hello.py").read_text() == src.read_text()
+
+
+def test_run_a_script_and_board_identity(rig, tmp_path):
+    a, b = rig.start("id", count=2)
+    script = tmp_path / "ident.py"
+    script.write_text("import machine, os\nprint(machine.unique_id().hex(), os.getcwd(), machine.freq())\n")
+    ids = [mpremote(x.port, "run", str(script)).stdout.split() for x in (a, b)]
+    assert ids[0][1:] == ["/", "160000000"]
+    assert ids[0][0] != ids[1][0] and len(ids[0][0]) == 12  # six bytes, one per board
+
+
+def test_boot_sequence_ctrl_c_and_watchdog(rig):
+    (board,) = rig.start("boot")
+    (board.flash / "boot.py").write_text("print('boot.py ran')\n")
+    (board.flash / "main.py").write_text(
+        "import machine, time\n"
+        "print('main.py ran, cause', machine.reset_cause())\n"
+        "wdt = machine.WDT(timeout=1500)\n"
+        "while True:\n"
+        "    wdt.feed()\n"
+        "    time.sleep_ms(50)\n")
+    with serial.Serial(board.port, 115200, timeout=0.2) as line, board.control() as c:
+        c.reset()  # the EN button: boot.py, then main.py
+        out = _read_until(line, b"main.py ran, cause 2")
+        assert out.index(b"boot.py ran") < out.index(b"main.py ran")
+        line.write(b"\x03")  # Ctrl-C: main.py stops, the REPL answers
+        out = _read_until(line, b">>> ")
+        assert b"KeyboardInterrupt" in out
+        line.write(b"print(6 * 7)\r")
+        assert b"42" in _read_until(line, b"42")
+        # main.py no longer feeds the watchdog: it resets the board
+        out = _read_until(line, b"main.py ran, cause 3", timeout=5)
+        assert b"WDT" in out
+        assert c.status()["reset_cause"] == 3
+
+
+def _read_until(line, marker: bytes, timeout: float = 5.0) -> bytes:
+    got = b""
+    deadline = time.monotonic() + timeout
+    while marker not in got:
+        assert time.monotonic() < deadline, f"no {marker!r} on the console; got {got[-400:]!r}"
+        got += line.read(256)
+    return got
