@@ -52,12 +52,18 @@ def render_config(board_type: str = "esp32-devkitc", **settings) -> dict:
     return {"board": load_board_type(board_type), **settings}
 
 
-def deploy_firmware(port: str, tmp: Path, config: dict) -> None:
-    """Compile the firmware and copy it, with its config, onto a board via mpremote."""
+def firmware_bundle(tmp: Path, config: dict) -> Path:
+    """The compiled firmware and its config, as they go onto a board."""
     from host_tools.firmware_build import build
     bundle = tmp / "bundle"
     build(bundle)
     (bundle / "config.json").write_text(json.dumps(config))
+    return bundle
+
+
+def deploy_firmware(port: str, tmp: Path, config: dict) -> None:
+    """Copy the firmware bundle onto a board with mpremote, as over USB."""
+    bundle = firmware_bundle(tmp, config)
     entries = sorted(p.name for p in bundle.iterdir())
     run = subprocess.run([sys.executable, "-m", "mpremote", "connect", port, "resume", "fs", "cp", "-r", *entries, ":"],
                          cwd=bundle, capture_output=True, text=True, timeout=120)

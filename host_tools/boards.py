@@ -24,6 +24,8 @@ def load_board_file(path: Path) -> dict:
     bc = firmware_module("board_config")
     try:
         cfg = json.loads(path.read_text())
+    except OSError as e:
+        raise BoardTypeError(f"{path}: {e.strerror}") from None
     except json.JSONDecodeError as e:
         raise BoardTypeError(f"{path}: line {e.lineno} column {e.colno}: {e.msg}") from None
     try:

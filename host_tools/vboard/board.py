@@ -40,6 +40,9 @@ ROM_RESET = {
 }
 RAW_BANNER = b"raw REPL; CTRL-B to exit\r\n"
 DEFAULT_HEAP = 160 * 1024
+# The shims are Python here but ROM on a real ESP32: the interpreter gets this
+# much more than --heap so the firmware sees the heap it asked for.
+SHIM_RESERVE = 32 * 1024
 
 
 class VBoardError(Exception):
@@ -229,7 +232,7 @@ class VirtualBoard:
             # A killed interpreter leaves the terminal in its REPL's raw mode.
             self._configure_board_uart(self.inner_s)
             self.proc = await asyncio.create_subprocess_exec(
-                micropython_binary(), "-X", f"heapsize={self.heap}", "-i", str(SHIMS / "vboot.py"),
+                micropython_binary(), "-X", f"heapsize={self.heap + SHIM_RESERVE}", "-i", str(SHIMS / "vboot.py"),
                 stdin=self.inner_s, stdout=self.inner_s, stderr=self.inner_s,
                 env=self._env(mode), cwd=str(self.flash), preexec_fn=_take_terminal)
             self.started_at = time.monotonic()

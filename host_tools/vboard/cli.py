@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from ..boards import BoardTypeError, board_types, load_board_type
+from ..boards import BoardTypeError, board_types, load_board_file, load_board_type
 from ..paths import state_home
 from .board import DEFAULT_HEAP, VirtualBoard
 from .control import ControlError, VBoardClient
@@ -44,19 +44,21 @@ def vboard():
 @click.option("--name", default="vb", show_default=True, help="Board name, or prefix when --count > 1.")
 @click.option("--count", default=1, show_default=True, type=click.IntRange(1, 500), help="How many boards.")
 @click.option("--board-type", default="esp32-devkitc", show_default=True, help="A file in board_configs/.")
+@click.option("--board-config", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="A board type file of your own, instead of --board-type.")
 @click.option("--heap", default=f"{DEFAULT_HEAP // 1024}k", show_default=True, help="MicroPython heap (ESP32: ~160k).")
 @click.option("--baud", type=click.IntRange(300, 4000000), default=None, help="Throttle the console to this rate.")
 @click.option("--port", type=click.Path(path_type=Path), default=None, help="Stable port path (one board only).")
 @click.option("--flash", type=click.Path(path_type=Path), default=None, help="Flash directory (one board only).")
 @click.option("--home", type=click.Path(path_type=Path), default=None, help="State folder [$PILOTLIGHT_HOME or ~/.pilotlight].")
 @click.option("--json", "as_json", is_flag=True, help="Announce the boards as one JSON line.")
-def run_cmd(name, count, board_type, heap, baud, port, flash, home, as_json):
+def run_cmd(name, count, board_type, board_config, heap, baud, port, flash, home, as_json):
     """Run boards in the foreground until Ctrl-C or SIGTERM.
 
     The flash directory persists between runs: it is the board's filesystem.
     """
     try:
-        board = load_board_type(board_type)
+        board = load_board_file(board_config) if board_config else load_board_type(board_type)
     except BoardTypeError as e:
         raise click.ClickException(str(e)) from None
     if count > 1 and (port or flash):

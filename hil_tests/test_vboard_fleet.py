@@ -1,0 +1,51 @@
+"""Many vboards on one machine, and a clean stop."""
+import os
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from hil_tests.conftest import mpremote
+
+pytestmark = pytest.mark.virtual_only
+
+
+def _interpreters_under(home) -> list[int]:
+    pids = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            env = open(f"/proc/{pid}/environ", "rb").read()
+        except OSError:
+            continue
+        if f"VBOARD_FLASH={home}".encode() in env:
+            pids.append(int(pid))
+    return pids
+
+
+def test_fifty_boards_answer_and_stop_cleanly(rig):
+    boards = rig.start("fleet", count=50, timeout=120)
+    assert len({b.port for b in boards}) == 50
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(
+            lambda b: mpremote(b.port, "exec", "import machine; print(machine.unique_id().hex())").stdout.strip(),
+            boards))
+    assert len(set(answers)) == 50
+    assert len(_interpreters_under(rig.home)) == 50
+    ptys = [os.readlink(b.port) for b in boards]
+
+    rig.stop()
+    assert _interpreters_under(rig.home) == []
+    assert not any(os.path.lexists(b.port) for b in boards)
+    holders = subprocess.run(["sh", "-c", "ls -l /proc/[0-9]*/fd 2>/dev/null"], capture_output=True, text=True).stdout
+    assert not any(p in holders.split() for p in ptys)
+
+
+def test_vboard_list_shows_running_boards(rig):
+    rig.start("listed", count=2)
+    out = subprocess.run([sys.executable, "-m", "host_tools", "vboard", "list", "--home", str(rig.home), "--json"],
+                         capture_output=True, text=True, check=True).stdout
+    import json
+    listed = json.loads(out)
+    assert sorted(b["name"] for b in listed) == ["listed00", "listed01"]
+    assert all(b["alive"] for b in listed)
