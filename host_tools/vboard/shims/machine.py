@@ -4,7 +4,7 @@ import uos
 import ubinascii
 import utime
 import _vbus
-from time import _board_ns, _set_board_ns
+from time import _board_ns, _set_board_ns, gmtime, mktime
 
 PWRON_RESET = 1
 HARD_RESET = 2
@@ -272,11 +272,11 @@ class RTC:
     def datetime(self, datetimetuple=None):
         if datetimetuple is None:
             ns = _board_ns()
-            t = utime.gmtime(ns // 1000000000)
+            t = gmtime(ns // 1000000000)
             return (t[0], t[1], t[2], t[6], t[3], t[4], t[5], ns // 1000 % 1000000)
         y, mo, d, _wd, h, mi, s = datetimetuple[:7]
         us = datetimetuple[7] if len(datetimetuple) > 7 else 0
-        _set_board_ns(utime.mktime((y, mo, d, h, mi, s, 0, 0)) * 1000000000 + us * 1000)
+        _set_board_ns(mktime((y, mo, d, h, mi, s, 0, 0)) * 1000000000 + us * 1000)
 
     def init(self, datetimetuple):
         self.datetime(datetimetuple)
