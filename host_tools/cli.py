@@ -1,6 +1,7 @@
 """The `pilotlight` command: one group per concern, each in its own module."""
 import click
 
+from .demo import demo
 from .vboard.cli import vboard
 
 
@@ -18,6 +19,7 @@ def cli():
 
 
 cli.add_command(vboard)
+cli.add_command(demo)
 
 
 def main():

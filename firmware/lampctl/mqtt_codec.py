@@ -29,7 +29,7 @@ class ProtocolError(ValueError):
     pass
 
 
-def _bytes(s):
+def to_bytes(s):
     return s.encode() if isinstance(s, str) else s
 
 
@@ -112,20 +112,20 @@ def _header(buf, first, remaining):
 
 def connect_into(buf, client_id, keepalive_s, clean_session=False, user=None, password=None,
                  will_topic=None, will_message=b"", will_qos=0, will_retain=False):
-    client_id = _bytes(client_id)
+    client_id = to_bytes(client_id)
     flags = 0x02 if clean_session else 0
     remaining = 10 + 2 + len(client_id)
     if will_topic is not None:
-        will_topic = _bytes(will_topic)
-        will_message = _bytes(will_message)
+        will_topic = to_bytes(will_topic)
+        will_message = to_bytes(will_message)
         flags |= 0x04 | (will_qos << 3) | (0x20 if will_retain else 0)
         remaining += 4 + len(will_topic) + len(will_message)
     if user is not None:
-        user = _bytes(user)
+        user = to_bytes(user)
         flags |= 0x80
         remaining += 2 + len(user)
         if password is not None:
-            password = _bytes(password)
+            password = to_bytes(password)
             flags |= 0x40
             remaining += 2 + len(password)
     if not 0 <= keepalive_s <= 0xFFFF:
@@ -149,8 +149,8 @@ def connect_into(buf, client_id, keepalive_s, clean_session=False, user=None, pa
 
 def publish_into(buf, topic, payload, qos=0, retain=False, dup=False, pid=0):
     """PUBLISH in buf; topic and payload as bytes (str is encoded). Return the length."""
-    topic = _bytes(topic)
-    payload = _bytes(payload)
+    topic = to_bytes(topic)
+    payload = to_bytes(payload)
     if qos not in (0, 1):
         raise ProtocolError("QoS %r is not supported (0 or 1)" % qos)
     first = PUBLISH | (qos << 1) | (1 if retain else 0) | (0x08 if dup and qos else 0)
@@ -175,7 +175,7 @@ def puback_into(buf, pid):
 
 def subscribe_into(buf, pid, topics):
     """SUBSCRIBE for [(topic, qos), ...]; return the length."""
-    encoded = [(_bytes(t), q) for t, q in topics]
+    encoded = [(to_bytes(t), q) for t, q in topics]
     if not encoded:
         raise ProtocolError("SUBSCRIBE needs at least one topic")
     remaining = 2 + sum(3 + len(t) for t, _ in encoded)

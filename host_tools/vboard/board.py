@@ -323,15 +323,19 @@ class VirtualBoard:
             self.events = writer
             self._event(f"NET {int(self.net_up)}")
             return
-        while line := await reader.readline():
-            try:
-                reply = "OK " + self._bus_request(line.decode().split())
-            except OSError as e:
-                reply = f"ERR {e.errno or 5}"
-            except (ValueError, IndexError, KeyError):
-                reply = "ERR 22"
-            writer.write(reply.encode() + b"\n")
-        writer.close()
+        try:
+            while line := await reader.readline():
+                try:
+                    reply = "OK " + self._bus_request(line.decode().split())
+                except OSError as e:
+                    reply = f"ERR {e.errno or 5}"
+                except (ValueError, IndexError, KeyError):
+                    reply = "ERR 22"
+                writer.write(reply.encode() + b"\n")
+        except (asyncio.CancelledError, ConnectionError):
+            pass  # the board or the supervisor is going away
+        finally:
+            writer.close()
 
     def _event(self, line: str) -> None:
         if self.events:
@@ -395,16 +399,20 @@ class VirtualBoard:
     # --- the rig's control channel ---------------------------------------------
     async def _control_client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         from .control_ops import handle  # the rig's vocabulary, kept apart
-        while line := await reader.readline():
-            try:
-                reply = {"ok": True, **(await handle(self, json.loads(line)))}
-            except (KeyError, ValueError, TypeError) as e:
-                reply = {"ok": False, "error": f"bad request: {e}"}
-            except VBoardError as e:
-                reply = {"ok": False, "error": str(e)}
-            writer.write(json.dumps(reply).encode() + b"\n")
-            await writer.drain()
-        writer.close()
+        try:
+            while line := await reader.readline():
+                try:
+                    reply = {"ok": True, **(await handle(self, json.loads(line)))}
+                except (KeyError, ValueError, TypeError) as e:
+                    reply = {"ok": False, "error": f"bad request: {e}"}
+                except VBoardError as e:
+                    reply = {"ok": False, "error": str(e)}
+                writer.write(json.dumps(reply).encode() + b"\n")
+                await writer.drain()
+        except (asyncio.CancelledError, ConnectionError):
+            pass  # the rig hung up, or the supervisor is stopping
+        finally:
+            writer.close()
 
     def board_unix_time(self) -> float:
         return (time.time_ns() + self.clock_offset_ns) / 1e9

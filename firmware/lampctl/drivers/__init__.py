@@ -1,0 +1,70 @@
+# I2C sensor drivers written for machine.I2C: a power monitor (INA219, INA226)
+# and an ambient light sensor (BH1750, VEML7700). Each driver reads into
+# buffers it owns, so a reading allocates no buffers, and turns every bus or
+# data problem into a SensorError its caller can catch without knowing the chip.
+
+
+class SensorError(Exception):
+    """No usable reading; the message names the sensor and why."""
+
+
+class SensorAbsent(SensorError):
+    """No acknowledge on the bus: unplugged, unpowered or dead."""
+
+
+class SensorInvalid(SensorError):
+    """The chip answered with something it cannot mean: noise, a reset, a wrong chip."""
+
+
+class SensorConfigError(ValueError):
+    """The board config asks a chip for something it cannot do."""
+
+
+# time.ticks_diff/ticks_add for the ESP32's 30-bit millisecond counter, in plain
+# arithmetic so that modules taking now_ms (time.ticks_ms()) also run under CPython.
+TICKS_PERIOD = 0x40000000
+
+
+def ticks_diff(a, b):
+    return ((a - b + TICKS_PERIOD // 2) & (TICKS_PERIOD - 1)) - TICKS_PERIOD // 2
+
+
+def ticks_add(a, delta):
+    return (a + delta) & (TICKS_PERIOD - 1)
+
+
+def best_range(lux, lux_per_count, target_count):
+    """Index of the most sensitive range (lux_per_count ordered from least to
+    most sensitive) in which `lux` reads at most `target_count` counts."""
+    best = 0
+    for i in range(len(lux_per_count)):
+        if lux <= lux_per_count[i] * target_count:
+            best = i
+    return best
+
+
+class I2CDevice:
+    """One chip on a machine.I2C bus; a NAK becomes SensorAbsent."""
+
+    def __init__(self, i2c, address, kind):
+        self.i2c = i2c
+        self.address = address
+        self.name = "%s@0x%02x" % (kind, address)
+
+    def absent(self, err):
+        return SensorAbsent("%s: no answer on the I2C bus (%s)" % (self.name, err))
+
+    def invalid(self, why):
+        return SensorInvalid("%s: %s" % (self.name, why))
+
+    def read_reg(self, reg, buf):
+        try:
+            self.i2c.readfrom_mem_into(self.address, reg, buf)
+        except OSError as e:
+            raise self.absent(e)
+
+    def write_reg(self, reg, buf):
+        try:
+            self.i2c.writeto_mem(self.address, reg, buf)
+        except OSError as e:
+            raise self.absent(e)

@@ -1,0 +1,371 @@
+# Asyncio MQTT 3.1.1 client for the board's single loop (umqtt blocks).
+# One task, run(), owns the connection: connect, keep alive, reconnect with
+# backoff. publish() queues QoS 1 messages across outages (clean_session off) and
+# returns once the broker has PUBACKed. Buffers are allocated once, here.
+import asyncio
+import random
+import time
+
+from lampctl import mqtt_codec as codec
+
+_TX_OVERHEAD = 8  # fixed header + topic length + packet id around a message
+
+
+class MQTTError(Exception):
+    pass
+
+
+def tls_context(cafile, certfile=None, keyfile=None):
+    """A client TLS context that verifies the broker against `cafile`, and
+    presents a client certificate when one is given."""
+    import ssl
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    # MicroPython's client context defaults to CERT_NONE; the ESP32 stubs lack
+    # the attribute, hence setattr.
+    setattr(ctx, "verify_mode", ssl.CERT_REQUIRED)
+    ctx.load_verify_locations(cafile=cafile)
+    if certfile:
+        ctx.load_cert_chain(certfile, keyfile)
+    return ctx
+
+
+class MQTTClient:
+    """on_message(topic, payload, retained) is called with bytes, from the
+    reader task: keep it short (queue the work). on_connect(session_present)
+    runs after every (re)connect, on_oversize(topic, size) when a message
+    larger than max_msg is skipped."""
+
+    def __init__(self, client_id, host, port=1883, user=None, password=None,
+                 keepalive_s=60, ssl=None, server_hostname=None,
+                 will_topic=None, will_message=b"offline", will_retain=True, will_qos=1,
+                 clean_session=False, max_msg=1024, max_inflight=8,
+                 backoff_min_ms=1000, backoff_max_ms=60000, connect_timeout_ms=10000,
+                 ping_timeout_ms=0, on_message=None, on_connect=None, on_oversize=None):
+        if not 0 < keepalive_s <= 0xFFFF:
+            raise ValueError("keepalive_s: %r out of range [1, 65535]" % keepalive_s)
+        if not 0 < backoff_min_ms <= backoff_max_ms:
+            raise ValueError("backoff: need 0 < backoff_min_ms <= backoff_max_ms")
+        self.client_id = client_id
+        self.host = host
+        self.port = port
+        self.user = user
+        self.password = password
+        self.keepalive_s = keepalive_s
+        self.ssl = ssl
+        self.server_hostname = server_hostname
+        self.will = (will_topic, will_message, will_qos, will_retain)
+        self.clean_session = clean_session
+        self.max_msg = max_msg
+        self.max_inflight = max_inflight
+        self.backoff_min_ms = backoff_min_ms
+        self.backoff_max_ms = backoff_max_ms
+        self.connect_timeout_ms = connect_timeout_ms
+        # Ping when the link is idle for half the keepalive; no answer within
+        # ping_timeout_ms means a half-open connection.
+        self.ping_every_ms = keepalive_s * 500
+        self.ping_timeout_ms = ping_timeout_ms or max(1000, min(self.ping_every_ms, 10000))
+        self.on_message = on_message
+        self.on_connect = on_connect
+        self.on_oversize = on_oversize
+
+        self._tx = bytearray(max_msg + _TX_OVERHEAD)
+        self._txmv = memoryview(self._tx)
+        self._rx = bytearray(max_msg)
+        self._rxmv = memoryview(self._rx)
+        self._varint = codec.VarintReader()
+        self._lock = asyncio.Lock()
+        self._changed = asyncio.Event()   # a PUBACK or a connection change
+        self._dead = asyncio.Event()
+        self._subs = []                   # [(topic, qos)]
+        self._inflight = {}               # pid -> [order, topic, payload, retain, sent_on_conn]
+        self._order = 0
+        self._pid = 0
+        self._stream = None
+        self._tasks = []
+        self._conn = 0                    # connection number, counts successful connects
+        self._stopping = False
+        self._last_rx = self._last_tx = time.ticks_ms()
+        self._ping_pending = False
+        self.connected = False
+        self.reconnects = 0
+        self.oversize = 0
+        self.last_error = None
+
+    # -- the app's side -------------------------------------------------
+
+    def subscribe(self, topic, qos=1):
+        """Register a subscription; it is (re)sent whenever the broker has no session."""
+        self._subs.append((topic, qos))
+        if self.connected:
+            asyncio.create_task(self._send_subscribe())
+
+    async def publish(self, topic, payload, qos=0, retain=False):
+        """QoS 0: sent now if connected, else dropped (returns False).
+        QoS 1: queued (at most max_inflight at once, waiting for room), sent and
+        resent with DUP after a reconnect, returns True once PUBACKed. Cancelling
+        the wait does not withdraw the message. Raises ValueError if too big."""
+        topic = codec.to_bytes(topic)  # once, so a queued message is stored as sent
+        payload = codec.to_bytes(payload)
+        if len(topic) + len(payload) + _TX_OVERHEAD > len(self._tx):
+            raise ValueError("message of %d bytes exceeds max_msg %d" % (len(topic) + len(payload), self.max_msg))
+        if qos not in (0, 1):
+            raise ValueError("qos: %r is not supported (0 or 1)" % qos)
+        if qos == 0:
+            if not self.connected:
+                return False
+            return await self._send_publish(topic, payload, 0, retain, False, 0)
+        while len(self._inflight) >= self.max_inflight:
+            await self._changed.wait()
+        pid = self._next_pid()
+        self._order += 1
+        self._inflight[pid] = [self._order, topic, payload, retain, 0]
+        if self.connected:
+            await self._send_queued(pid)
+        while pid in self._inflight:
+            await self._changed.wait()
+        return True
+
+    def queued(self):
+        """QoS 1 messages not yet acknowledged by the broker."""
+        return len(self._inflight)
+
+    async def disconnect(self):
+        """Clean DISCONNECT (the broker discards the Last Will); run() returns."""
+        self._stopping = True
+        if self.connected:
+            try:
+                async with self._lock:
+                    await self._write(codec.DISCONNECT_PACKET)
+            except OSError:
+                pass
+        self._dead.set()
+
+    async def run(self):
+        """Keep connected until disconnect(): a task for the app's loop."""
+        delay = self.backoff_min_ms
+        while not self._stopping:
+            try:
+                await self._connect()
+                up_since = time.ticks_ms()
+                await self._dead.wait()
+                if time.ticks_diff(time.ticks_ms(), up_since) > self.ping_every_ms:
+                    delay = self.backoff_min_ms  # a connection that held resets the backoff
+            except Exception as e:  # any failure of one attempt: log it, back off, retry
+                self.last_error = "%s: %s" % (type(e).__name__, e)
+            self._teardown()
+            if self._stopping:
+                break
+            # Full jitter in [delay/2, delay] spreads a fleet reconnecting at once.
+            await asyncio.sleep_ms(delay // 2 + random.getrandbits(16) % (delay // 2 + 1))
+            delay = min(delay * 2, self.backoff_max_ms)
+
+    # -- connection ----------------------------------------------------
+
+    async def _connect(self):
+        self._dead.clear()
+        self._stream, _ = await asyncio.wait_for_ms(
+            asyncio.open_connection(self.host, self.port, ssl=self.ssl,
+                                    server_hostname=self.server_hostname or self.host),
+            self.connect_timeout_ms)
+        wt, wm, wq, wr = self.will
+        n = codec.connect_into(self._tx, self.client_id, self.keepalive_s, self.clean_session,
+                               self.user, self.password, wt, wm, wq, wr)
+        async with self._lock:
+            await self._write(self._txmv[:n])
+        first, length = await asyncio.wait_for_ms(self._read_header(), self.connect_timeout_ms)  # type: int, int
+        if first != codec.CONNACK:
+            raise codec.ProtocolError("expected CONNACK, got packet type 0x%02x" % first)
+        await self._read_into(0, length)
+        session_present, rc = codec.parse_connack(self._rxmv[:length])
+        if rc:
+            raise MQTTError("broker refused: %s" % codec.CONNACK_REASONS.get(rc, "code %d" % rc))
+        self._conn += 1
+        if self._conn > 1:
+            self.reconnects += 1
+        self._ping_pending = False
+        self._tasks = [asyncio.create_task(self._guard(self._reader())),
+                       asyncio.create_task(self._guard(self._keepalive()))]
+        if self._subs and (self.clean_session or not session_present):
+            await self._send_subscribe()
+        # Resend what the broker has not acknowledged, oldest first; loop until
+        # none is left unsent on this connection, then accept new publishes.
+        while True:
+            pending = [(m[0], pid) for pid, m in self._inflight.items() if m[4] != self._conn]
+            if not pending:
+                break
+            pending.sort()
+            for _, pid in pending:
+                await self._send_queued(pid)
+        if self._dead.is_set():
+            raise OSError(self.last_error or "connection lost while resending")
+        self.connected = True
+        self.last_error = None
+        if self.on_connect:
+            self.on_connect(session_present)
+
+    async def _guard(self, coro):
+        try:
+            await coro
+        except Exception as e:  # the connection is broken: let run() reconnect
+            self.last_error = "%s: %s" % (type(e).__name__, e)
+            self._dead.set()
+
+    def _teardown(self):
+        self.connected = False
+        for t in self._tasks:
+            t.cancel()
+        self._tasks = []
+        if self._stream is not None:
+            try:
+                self._stream.close()
+            except OSError:
+                pass
+            self._stream = None
+        self._changed.set()
+        self._changed.clear()
+
+    # -- writing -------------------------------------------------------
+
+    async def _write(self, data):
+        s = self._stream
+        if s is None:
+            raise OSError("not connected")
+        s.write(data)
+        await s.drain()
+        self._last_tx = time.ticks_ms()
+
+    async def _send_publish(self, topic, payload, qos, retain, dup, pid):
+        try:
+            async with self._lock:
+                n = codec.publish_into(self._tx, topic, payload, qos, retain, dup, pid)
+                await self._write(self._txmv[:n])
+            return True
+        except OSError as e:
+            self._broken(e)
+            return False
+
+    async def _send_queued(self, pid):
+        """Send a queued QoS 1 message unless it already went out on this connection."""
+        try:
+            async with self._lock:
+                m = self._inflight.get(pid)
+                if m is None or m[4] == self._conn:
+                    return
+                dup = m[4] != 0
+                m[4] = self._conn
+                n = codec.publish_into(self._tx, m[1], m[2], 1, m[3], dup, pid)
+                await self._write(self._txmv[:n])
+        except OSError as e:
+            self._broken(e)
+
+    async def _send_subscribe(self):
+        pid = self._next_pid()
+        try:
+            async with self._lock:
+                n = codec.subscribe_into(self._tx, pid, self._subs)
+                await self._write(self._txmv[:n])
+        except OSError as e:
+            self._broken(e)
+
+    def _broken(self, e):
+        self.last_error = "%s: %s" % (type(e).__name__, e)
+        self.connected = False
+        self._dead.set()
+
+    def _next_pid(self):
+        while True:
+            self._pid = self._pid % 0xFFFF + 1
+            if self._pid not in self._inflight:
+                return self._pid
+
+    # -- reading -------------------------------------------------------
+
+    async def _read_into(self, pos, end):
+        """Fill rx[pos:end] from the stream."""
+        s = self._stream
+        if s is None:
+            raise OSError("not connected")
+        while pos < end:
+            got = await s.readinto(self._rxmv[pos:end])
+            if got is None:  # TLS record without application data
+                continue
+            if not got:
+                raise OSError("connection closed by the broker")
+            pos += got
+        self._last_rx = time.ticks_ms()
+
+    async def _read_header(self):
+        """(packet type byte, remaining length) of the next packet."""
+        await self._read_into(0, 1)
+        first = self._rx[0]
+        self._varint.reset()
+        while True:
+            await self._read_into(0, 1)
+            length = self._varint.feed(self._rx[0])
+            if length is not None:
+                return first, length
+
+    async def _reader(self):
+        while True:
+            first, length = await self._read_header()
+            kind = first & 0xF0
+            if kind == codec.PUBLISH:
+                await self._on_publish(first, length)
+                continue
+            if length > len(self._rx):
+                raise codec.ProtocolError("packet 0x%02x of %d bytes" % (first, length))
+            await self._read_into(0, length)
+            body = self._rxmv[:length]
+            if kind == codec.PUBACK:
+                if self._inflight.pop(codec.parse_pid(body), None) is not None:
+                    self._changed.set()
+                    self._changed.clear()
+            elif kind == codec.PINGRESP:
+                self._ping_pending = False
+            elif kind == codec.SUBACK:
+                _, granted = codec.parse_suback(body)
+                if 0x80 in granted:
+                    self.last_error = "subscription refused by the broker"
+
+    async def _on_publish(self, first, length):
+        have = min(length, len(self._rx))
+        await self._read_into(0, have)
+        try:
+            topic_end, pid, start = codec.parse_publish_head(first, self._rx, have)
+        except codec.ProtocolError:
+            if length <= have:
+                raise
+            topic_end = pid = start = 0  # topic longer than the buffer: skip, cannot ack
+        if length > len(self._rx):
+            # Too big for our buffer: drain it chunk by chunk, acknowledge, drop.
+            topic = bytes(self._rxmv[2:topic_end])
+            left = length - have
+            while left:
+                step = min(left, len(self._rx))
+                await self._read_into(0, step)
+                left -= step
+            self.oversize += 1
+            if self.on_oversize:
+                self.on_oversize(topic, length)
+        elif self.on_message:
+            self.on_message(bytes(self._rxmv[2:topic_end]), bytes(self._rxmv[start:length]),
+                            bool(first & 1))
+        if pid:
+            async with self._lock:
+                n = codec.puback_into(self._tx, pid)
+                await self._write(self._txmv[:n])
+
+    async def _keepalive(self):
+        tick = max(100, min(self.ping_every_ms, self.ping_timeout_ms) // 4)
+        self._last_rx = self._last_tx = time.ticks_ms()
+        while True:
+            await asyncio.sleep_ms(tick)
+            now = time.ticks_ms()
+            if time.ticks_diff(now, self._last_rx) > self.ping_every_ms + self.ping_timeout_ms:
+                raise OSError("no answer from the broker for %d ms (half-open connection)"
+                              % time.ticks_diff(now, self._last_rx))
+            idle = max(time.ticks_diff(now, self._last_tx), time.ticks_diff(now, self._last_rx))
+            if not self._ping_pending and idle >= self.ping_every_ms and not self._lock.locked():
+                self._ping_pending = True
+                async with self._lock:
+                    await self._write(codec.PINGREQ_PACKET)
