@@ -5,7 +5,7 @@ tuples; names follow the issue that asked for the figure."""
 import importlib
 import sys
 
-SUITES = ["bench.vboard"]
+SUITES = ["bench.vboard", "bench.metering"]
 
 
 def main() -> int:

@@ -83,14 +83,16 @@ class INA219(RegisterDevice):
             self.regs[reg] = value & (0xFFFE if reg == 5 else 0xFFFF)
 
     def register(self, reg: int) -> int:
-        shunt_raw = round(self.current_a() * self.shunt_ohms / 10e-6)
+        # The shunt ADC saturates at the PGA's full scale: 40 mV << PG (config bits 12..11).
+        full = 4000 << ((self.regs[0] >> 11) & 0x3)
+        shunt_raw = max(-full, min(full, round(self.current_a() * self.shunt_ohms / 10e-6)))
         cal = self.regs[5]
         current_raw = shunt_raw * cal // 4096
-        bus_raw = round(self.physics.supply_v / 0.004)
+        bus_raw = min(round(self.physics.supply_v / 0.004), 0x1FFF)  # power uses the register's value
         if reg == 1:
             return shunt_raw & 0xFFFF
         if reg == 2:
-            return (min(bus_raw, 0x1FFF) << 3) | 0x2  # CNVR set
+            return (bus_raw << 3) | 0x2  # CNVR set
         if reg == 3:
             return (current_raw * bus_raw // 5000) & 0xFFFF
         if reg == 4:
@@ -115,12 +117,13 @@ class INA226(RegisterDevice):
             self.regs[reg] = value & (0x7FFF if reg == 5 else 0xFFFF)
 
     def register(self, reg: int) -> int:
-        shunt_raw = round(self.current_a() * self.shunt_ohms / 2.5e-6)
+        # The shunt ADC saturates at its 81.92 mV full scale.
+        shunt_raw = max(-0x8000, min(0x7FFF, round(self.current_a() * self.shunt_ohms / 2.5e-6)))
         current_raw = shunt_raw * self.regs[5] // 2048
-        bus_raw = round(self.physics.supply_v / 0.00125)
+        bus_raw = min(round(self.physics.supply_v / 0.00125), 0x7FFF)  # power uses the register's value
         values = {
             1: shunt_raw,
-            2: min(bus_raw, 0x7FFF),
+            2: bus_raw,
             3: current_raw * bus_raw // 20000,
             4: current_raw,
             6: self.regs[6] | 0x0008,  # conversion ready

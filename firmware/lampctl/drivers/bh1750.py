@@ -33,11 +33,14 @@ class BH1750(I2CDevice):
         now_ms: a time.ticks_ms() value."""
         if ticks_diff(now_ms, self._ready_ms) < 0:
             return None
-        # No identity or config to read back: two reads of one conversion must agree.
+        # No identity or config to read back: three reads of one conversion
+        # must agree (noise passes this about once in a thousand).
         a = self._count(self._a)
-        b = self._count(self._b)
-        if abs(a - b) > 2 + max(a, b) // 32:
-            raise self.invalid("two reads of one conversion disagree: %d and %d counts" % (a, b))
+        for _ in range(2):
+            b = self._count(self._b)
+            if abs(a - b) > 2 + max(a, b) // 32:
+                raise self.invalid("reads of one conversion disagree: %d and %d counts" % (a, b))
+            a = b
         if b >= FULL and self.range > 0:
             self._select(0, now_ms)  # saturated: the light is beyond this range
             return None

@@ -10,12 +10,13 @@ class INA219(I2CDevice):
     CAL_SCALE = 0.04096          # calibration = CAL_SCALE / (current LSB in A x shunt ohms)
     CAL_MAX = 0xFFFE             # bit 0 of the calibration register is fixed at 0
     POWER_PER_CURRENT_LSB = 20   # power LSB / current LSB
-    SHUNT_RANGES_V = (0.04, 0.08, 0.16, 0.32)  # PGA /1, /2, /4, /8
+    SHUNT_RANGES_V = (0.04, 0.08, 0.16, 0.32)  # type: tuple  # PGA /1, /2, /4, /8
 
     def __init__(self, i2c, address=0x40, shunt_ohms=0.1, max_current_a=3.2):
         super().__init__(i2c, address, self.KIND)
         full_v = max_current_a * shunt_ohms
-        if shunt_ohms <= 0 or max_current_a <= 0 or full_v > self.SHUNT_RANGES_V[-1]:
+        # Compared with a little slack: 3.2 A x 0.1 ohm is 320 mV, not 320.00000000000006.
+        if shunt_ohms <= 0 or max_current_a <= 0 or full_v > self.SHUNT_RANGES_V[-1] * 1.0001:
             raise SensorConfigError("%s: max_current_a %r A through shunt_ohms %r ohm is %.1f mV "
                                     "across the shunt; the %s measures at most %.2f mV" % (
                                         self.name, max_current_a, shunt_ohms, full_v * 1000,
@@ -27,7 +28,7 @@ class INA219(I2CDevice):
         self.power_lsb_uw = lsb_ua * self.POWER_PER_CURRENT_LSB
         self.cal = min(int(self.CAL_SCALE * 1e6 / (lsb_ua * shunt_ohms) + 0.5), self.CAL_MAX) & self.CAL_MAX
         pga = 0
-        while self.SHUNT_RANGES_V[pga] < full_v:
+        while self.SHUNT_RANGES_V[pga] * 1.0001 < full_v:
             pga += 1
         self.config = self.config_word(pga)
         self.bus_mv = self.current_ma = self.power_mw = 0
@@ -41,6 +42,8 @@ class INA219(I2CDevice):
     def bus_millivolts(self, raw):
         if raw & 0x1:
             raise self.invalid("math overflow: current beyond the calibrated range")
+        if raw >> 3 >= 0x1FFF:
+            raise self.invalid("bus voltage at full scale (32.76 V): beyond the INA219's 26 V input")
         return (raw >> 3) * 4
 
     def check_identity(self):

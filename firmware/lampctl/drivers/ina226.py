@@ -24,6 +24,8 @@ class INA226(INA219):
     def bus_millivolts(self, raw):
         if raw & 0x8000:
             raise self.invalid("bus voltage register reads 0x%04x: bit 15 is always 0" % raw)
+        if raw >= 0x7FFF:
+            raise self.invalid("bus voltage at full scale (40.96 V): beyond the INA226's 36 V input")
         return raw * 5 // 4
 
     def check_identity(self):
