@@ -208,15 +208,10 @@ def test_veml7700_follows_the_simulated_light(olimex):
             assert abs(got - lux) <= 0.01 * lux + 0.01, (lux, got)
 
 
-def test_ina226_on_the_olimex_board_as_configured_says_what_is_wrong(olimex):
-    # As shipped: 4 A through 0.05 ohm is beyond the INA226's shunt range...
+def test_ina226_with_a_shunt_beyond_its_range_says_what_is_wrong(olimex):
+    # 4 A through 0.05 ohm is 200 mV, beyond the INA226's 81.92 mV shunt range
     got = olimex.outcome("from lampctl.drivers.ina226 import INA226", "INA226(i2c, 65, 0.05, 4.0)")
     assert got["error"] == "SensorConfigError" and "81.92 mV" in got["message"]
-    # ...and, within it, the 48 V lamp supply is beyond its bus input.
-    olimex.mpremote("exec", "ina = INA226(i2c, 65, 0.05, 1.6)\nina.start()")
-    got = olimex.outcome("", "ina.read()")
-    assert got == {"error": "SensorInvalid",
-                   "message": "ina226@0x41: bus voltage at full scale (40.96 V): beyond the INA226's 36 V input"}
 
 
 NIGHT_LOOP = """
