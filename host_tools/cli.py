@@ -2,6 +2,8 @@
 import click
 
 from .demo import demo
+from .broker.cli import broker
+from .inventory.cli import inventory
 from .vboard.cli import vboard
 
 
@@ -19,6 +21,8 @@ def cli():
 
 
 cli.add_command(vboard)
+cli.add_command(inventory)
+cli.add_command(broker)
 cli.add_command(demo)
 
 

@@ -42,6 +42,8 @@ def pole_id(value: str) -> str:
 def fleet_user(value: str) -> str:
     if not FLEET_USER_RE.match(value or ""):
         raise InvalidName(f"fleet account {value!r}: use 3-32 lowercase letters, digits, '_' or '-', starting with a letter")
+    if _HEX.match(value):
+        raise InvalidName(f"fleet account {value!r}: looks like a chip id (boards' names); add a letter beyond a-f")
     return value
 
 
