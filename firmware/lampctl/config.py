@@ -1,5 +1,6 @@
-# The board's config.json: its board type, its identity and its settings,
-# rendered by the provisioning tool. Loaded once, validated, with defaults.
+# The board's config.json: its board type, identity, place, network, broker
+# and settings, rendered by the provisioning tool (host_tools/provision).
+# Loaded once and validated; a bad config names the field that is wrong.
 import json
 
 from lampctl.board_config import ConfigError, validate_board
@@ -12,7 +13,9 @@ DEFAULTS = {
     "presence_level": 100,
     "presence_hold_s": 60,
     "default_level": 80,
+    "tele_interval_s": 300,
 }
+LEVELS = ("failsafe_level", "presence_level", "default_level")
 _cache = None
 
 
@@ -33,17 +36,55 @@ def load(path=PATH):
     return cfg
 
 
+def _section(cfg, name, fields, optional=False):
+    """Check a sub-object: fields maps key -> (type, required)."""
+    sec = cfg.get(name)
+    if sec is None:
+        if optional:
+            return None
+        raise ConfigError("%s: missing" % name)
+    if not isinstance(sec, dict):
+        raise ConfigError("%s: expected an object" % name)
+    for key, (kind, required) in fields.items():
+        if key not in sec or sec[key] is None:
+            if required:
+                raise ConfigError("%s.%s: missing" % (name, key))
+            continue
+        v = sec[key]
+        if kind is float and isinstance(v, int) and not isinstance(v, bool):
+            sec[key] = v = float(v)
+        if not isinstance(v, kind) or (kind is int and isinstance(v, bool)):
+            raise ConfigError("%s.%s: expected %s, got %r" % (name, key, kind.__name__, v))
+    return sec
+
+
 def validate(cfg):
     if not isinstance(cfg, dict):
         raise ConfigError("config must be a JSON object")
     if "board" not in cfg:
         raise ConfigError("board: missing")
     validate_board(cfg["board"])
+    _section(cfg, "device", {"id": (str, True), "site": (str, True), "pole": (str, False),
+                             "groups": (list, False), "street": (str, False), "position": (int, False)},
+             optional=True)
+    loc = _section(cfg, "location", {"lat": (float, True), "lon": (float, True), "tz": (str, True)}, optional=True)
+    if loc is not None:
+        if not -90 <= loc["lat"] <= 90:
+            raise ConfigError("location.lat: %r is out of range [-90, 90]" % loc["lat"])
+        if not -180 <= loc["lon"] <= 180:
+            raise ConfigError("location.lon: %r is out of range [-180, 180]" % loc["lon"])
+    _section(cfg, "network", {"wifi_ssid": (str, False), "wifi_key": (str, False)}, optional=True)
+    mqtt = _section(cfg, "mqtt", {"host": (str, True), "port": (int, True), "username": (str, False),
+                                  "password": (str, False), "tls": (bool, False), "ca": (str, False),
+                                  "cert": (str, False), "key": (str, False), "keepalive_s": (int, False),
+                                  "max_message": (int, False)}, optional=True)
+    if mqtt is not None and not 1 <= mqtt["port"] <= 65535:
+        raise ConfigError("mqtt.port: %r is out of range [1, 65535]" % mqtt["port"])
     for key, default in DEFAULTS.items():
         value = cfg.setdefault(key, default)
         if not isinstance(value, int) or isinstance(value, bool):
             raise ConfigError("%s: expected an integer, got %r" % (key, value))
-    for key in ("failsafe_level", "presence_level", "default_level"):
+    for key in LEVELS:
         if not 0 <= cfg[key] <= 100:
             raise ConfigError("%s: %d is out of range [0, 100]" % (key, cfg[key]))
     if not 1000 <= cfg["wdt_ms"] <= 60000:
