@@ -9,6 +9,7 @@ import time
 from lampctl import mqtt_codec as codec
 
 _TX_OVERHEAD = 8  # fixed header + topic length + packet id around a message
+_READ_AHEAD = 128
 
 
 class MQTTError(Exception):
@@ -72,6 +73,9 @@ class MQTTClient:
         self._txmv = memoryview(self._tx)
         self._rx = bytearray(max_msg)
         self._rxmv = memoryview(self._rx)
+        # Read-ahead: one poll picks up a burst of small packets (PUBACKs).
+        self._ra = memoryview(bytearray(_READ_AHEAD))
+        self._ra_pos = self._ra_end = 0
         self._varint = codec.VarintReader()
         self._lock = asyncio.Lock()
         self._changed = asyncio.Event()   # a PUBACK or a connection change
@@ -212,6 +216,7 @@ class MQTTClient:
 
     def _teardown(self):
         self.connected = False
+        self._ra_pos = self._ra_end = 0  # bytes of a dead connection
         for t in self._tasks:
             t.cancel()
         self._tasks = []
@@ -281,17 +286,27 @@ class MQTTClient:
     # -- reading -------------------------------------------------------
 
     async def _read_into(self, pos, end):
-        """Fill rx[pos:end] from the stream."""
+        """Fill rx[pos:end] from the read-ahead, then from the stream."""
         s = self._stream
         if s is None:
             raise OSError("not connected")
         while pos < end:
-            got = await s.readinto(self._rxmv[pos:end])
+            if self._ra_pos < self._ra_end:
+                n = min(end - pos, self._ra_end - self._ra_pos)
+                self._rx[pos:pos + n] = self._ra[self._ra_pos:self._ra_pos + n]
+                self._ra_pos += n
+                pos += n
+                continue
+            big = end - pos >= _READ_AHEAD  # a long payload goes straight to rx
+            got = await s.readinto(self._rxmv[pos:end] if big else self._ra)
             if got is None:  # TLS record without application data
                 continue
             if not got:
                 raise OSError("connection closed by the broker")
-            pos += got
+            if big:
+                pos += got
+            else:
+                self._ra_pos, self._ra_end = 0, got
         self._last_rx = time.ticks_ms()
 
     async def _read_header(self):
@@ -348,8 +363,11 @@ class MQTTClient:
             if self.on_oversize:
                 self.on_oversize(topic, length)
         elif self.on_message:
-            self.on_message(bytes(self._rxmv[2:topic_end]), bytes(self._rxmv[start:length]),
-                            bool(first & 1))
+            try:
+                self.on_message(bytes(self._rxmv[2:topic_end]), bytes(self._rxmv[start:length]),
+                                bool(first & 1))
+            except Exception as e:  # a failing handler must not make the broker redeliver forever
+                self.last_error = "on_message: %s: %s" % (type(e).__name__, e)
         if pid:
             async with self._lock:
                 n = codec.puback_into(self._tx, pid)

@@ -1,13 +1,16 @@
 # Drives lampctl.mqtt under the real MicroPython interpreter for the host tests.
-# One JSON argument configures it; every observation is printed as one JSON line.
+# JSON options come in $LAMP_CLIENT (the unix port dies on an argv word longer
+# than 255 bytes); every observation is printed as one JSON line.
 import asyncio
+import gc
 import json
-import sys
+import os
 import time
 
+from lampctl import commands
 from lampctl.mqtt import MQTTClient, tls_context
 
-opt = json.loads(sys.argv[1])
+opt = json.loads(os.getenv("LAMP_CLIENT"))
 root = opt.get("root", "pl/test/lamp1")
 
 
@@ -22,8 +25,27 @@ def on_connect(session_present):
     asyncio.create_task(client.publish(root + "/status", b"online", qos=1, retain=True))
 
 
+tally = {"ok": 0, "bad": 0, "dup": 0}
+recent = commands.RecentIds()
+
+
 def on_message(topic, payload, retained):
-    say("msg", topic=topic.decode(), payload=payload.decode(), retained=retained)
+    if not opt.get("validate"):
+        say("msg", topic=topic.decode(), payload=payload.decode(), retained=retained)
+        return
+    # As the app will: validate, skip a repeated id, count; report every 100.
+    try:
+        cmd = commands.parse(commands.name_from_topic(topic), payload)
+        if cmd["id"] in recent:
+            tally["dup"] += 1
+        else:
+            recent.add(cmd["id"])
+            tally["ok"] += 1
+    except commands.CommandError:
+        tally["bad"] += 1
+    if (tally["ok"] + tally["bad"] + tally["dup"]) % 100 == 0:
+        gc.collect()
+        say("tally", free=gc.mem_free(), **tally)
 
 
 def on_oversize(topic, size):
@@ -46,11 +68,22 @@ for t in opt.get("sub", ()):
     client.subscribe(t, 1)
 
 
-async def publisher(count, every_ms):
-    for seq in range(1, count + 1):
+async def publisher(count, every_ms, window):
+    # `window` publishes in flight at once exercise the client's QoS 1 queue.
+    left = [count]
+
+    async def one(seq):
         await client.publish(root + "/tele", json.dumps({"seq": seq}), qos=1)
         say("acked", seq=seq)
+        left[0] -= 1
+
+    for seq in range(1, count + 1):
+        while (seq - 1) - (count - left[0]) >= window:  # started minus acked
+            await asyncio.sleep_ms(5)
+        asyncio.create_task(one(seq))
         await asyncio.sleep_ms(every_ms)
+    while left[0]:
+        await asyncio.sleep_ms(5)
     say("published_all")
 
 
@@ -68,7 +101,7 @@ async def main():
     runner = asyncio.create_task(client.run())
     asyncio.create_task(errors())
     if opt.get("count"):
-        asyncio.create_task(publisher(opt["count"], opt.get("every_ms", 20)))
+        asyncio.create_task(publisher(opt["count"], opt.get("every_ms", 20), opt.get("window", 1)))
     await asyncio.sleep_ms(opt.get("run_ms", 60000))
     await client.disconnect()
     await runner

@@ -1,0 +1,107 @@
+# Every command a fleet operator (or a broken tool) can send gets either a
+# normalised command or the exact error that goes into its ack.
+from lampctl.commands import CommandError, RecentIds, name_from_topic, parse
+
+# (command name, payload, expected error, expected id in the ack)
+MALFORMED = [
+    ("level", b"{not json", "payload: not valid JSON", None),
+    ("level", b"", "payload: not valid JSON", None),
+    ("level", b"\xff\xfe{}", "payload: not UTF-8", None),
+    ("level", b"[1, 2]", "payload: expected a JSON object, got a list", None),
+    ("level", b"42", "payload: expected a JSON object, got a number", None),
+    ("level", b'"level"', "payload: expected a JSON object, got a string", None),
+    ("level", b"null", "payload: expected a JSON object, got null", None),
+    ("level", b'{"level": 50}', "id: missing", None),
+    ("level", b'{"id": "", "level": 50}', "id: length 0 is out of range [1, 40]", None),
+    ("level", b'{"id": "' + b"x" * 41 + b'", "level": 50}', "id: length 41 is out of range [1, 40]", None),
+    ("level", b'{"id": true, "level": 50}', "id: expected a string or an integer, got true", None),
+    ("level", b'{"id": 1.5, "level": 50}', "id: expected a string or an integer, got a number", None),
+    ("level", b'{"id": ["a"], "level": 50}', "id: expected a string or an integer, got a list", None),
+    ("dance", b'{"id": "c1"}',
+     "unknown command 'dance' (known: config, identify, level, ota, ping, program, reboot, time)", "c1"),
+    ("level", b'{"id": "c1"}', "level: missing", "c1"),
+    ("level", b'{"id": "c1", "level": "high"}', "level: expected a number, got a string", "c1"),
+    ("level", b'{"id": "c1", "level": true}', "level: expected a number, got true", "c1"),
+    ("level", b'{"id": "c1", "level": 101}', "level: 101 is out of range [0, 100]", "c1"),
+    ("level", b'{"id": "c1", "level": -1}', "level: -1 is out of range [0, 100]", "c1"),
+    ("level", b'{"id": "c1", "level": 1e400}', "level: inf is out of range [0, 100]", "c1"),
+    ("level", b'{"id": "c1", "level": 50, "duration_s": 0}', "duration_s: 0 is out of range [1, 86400]", "c1"),
+    ("level", b'{"id": "c1", "level": 50, "duration_s": 1.5}', "duration_s: expected an integer, got a number", "c1"),
+    ("level", b'{"id": "c1", "level": 50, "duraton_s": 60}', "duraton_s: unexpected field", "c1"),
+    ("program", b'{"id": 7}', "program: missing", 7),
+    ("program", b'{"id": 7, "program": []}', "program: expected an object, got a list", 7),
+    ("program", b'{"id": 7, "program": {"id": "p", "steps": []}}',
+     "program.steps: length 0 is out of range [1, 24]", 7),
+    ("program", b'{"id": 7, "program": {"steps": [["18:00", 80]]}}',
+     "program.id: expected a string, got null", 7),
+    ("program", b'{"id": 7, "program": {"id": "p", "steps": [["25:00", 80]]}}',
+     "program.steps[0][0]: '25:00' is not HH:MM, sunset[+-N] or sunrise[+-N]", 7),
+    ("program", b'{"id": 7, "program": {"id": "p", "steps": [["sunset+x", 80]]}}',
+     "program.steps[0][0]: offset in 'sunset+x' must be +N or -N minutes, N <= 240", 7),
+    ("program", b'{"id": 7, "program": {"id": "p", "steps": [["sunset", 80], ["23:00"]]}}',
+     "program.steps[1]: expected [time, level]", 7),
+    ("program", b'{"id": 7, "program": {"id": "p", "steps": [["sunset", 180]]}}',
+     "program.steps[0][1]: 180 is out of range [0, 100]", 7),
+    ("program", b'{"id": 7, "program": {"id": "p", "steps": [["sunset", 80]], "owner": "x"}}',
+     "program.owner: unexpected field", 7),
+    ("config", b'{"id": "c2"}', "set: missing", "c2"),
+    ("config", b'{"id": "c2", "set": {}}', "set: no settings given", "c2"),
+    ("config", b'{"id": "c2", "set": {"wdt_ms": 100}}', "set.wdt_ms: not a remotely settable key", "c2"),
+    ("config", b'{"id": "c2", "set": {"presence_level": 150}}', "set.presence_level: 150 is out of range [0, 100]", "c2"),
+    ("config", b'{"id": "c2", "set": {"tz": 5}}', "set.tz: expected a string, got a number", "c2"),
+    ("config", b'{"id": "c2", "set": {"tele_interval_s": "60"}}',
+     "set.tele_interval_s: expected an integer, got a string", "c2"),
+    ("identify", b'{"id": "c3", "duration_s": 601}', "duration_s: 601 is out of range [1, 600]", "c3"),
+    ("reboot", b'{"id": "c4", "delay_s": -5}', "delay_s: -5 is out of range [0, 300]", "c4"),
+    ("time", b'{"id": "c5"}', "utc: missing", "c5"),
+    ("time", b'{"id": "c5", "utc": 1000}', "utc: 1000 is out of range [1704067200, 4102444800]", "c5"),
+    ("time", b'{"id": "c5", "utc": "2026-01-01"}', "utc: expected an integer, got a string", "c5"),
+    ("ping", b'{"id": "c6", "echo": 1}', "echo: unexpected field", "c6"),
+    ("ota", b'{"id": "c7", "url": "http://x"}', "ota: not supported yet", "c7"),
+    ("level", b'{"id": "c8", "level": 5' + b" " * 1100 + b"}", "payload: 1124 bytes exceeds the 1024-byte limit", None),
+]
+
+
+def test_every_malformed_command_gets_its_clear_error():
+    assert len(MALFORMED) >= 30
+    for name, payload, error, cmd_id in MALFORMED:
+        try:
+            parse(name, payload)
+        except CommandError as e:
+            assert str(e) == error, "%s %r: got %r, expected %r" % (name, payload[:60], str(e), error)
+            assert e.id == cmd_id, "%s %r: ack id %r, expected %r" % (name, payload[:60], e.id, cmd_id)
+            continue
+        raise AssertionError("%s %r was accepted" % (name, payload[:60]))
+
+
+def test_valid_commands_are_normalised_with_defaults():
+    assert parse("level", b'{"id": "a", "level": 30}') == {"cmd": "level", "id": "a", "level": 30, "duration_s": 3600}
+    assert parse("level", '{"id": 9, "level": null}')["level"] is None  # ends an override
+    assert parse("identify", b'{"id": "b"}') == {"cmd": "identify", "id": "b", "duration_s": 30}
+    assert parse("reboot", b'{"id": "c"}')["delay_s"] == 0
+    assert parse("time", b'{"id": "d", "utc": 1790000000}')["utc"] == 1790000000
+    assert parse("ping", b'{"id": "e"}') == {"cmd": "ping", "id": "e"}
+    cfg = parse("config", b'{"id": "f", "set": {"presence_level": 90, "tz": "CET-1CEST,M3.5.0,M10.5.0/3"}}')
+    assert cfg["set"] == {"presence_level": 90, "tz": "CET-1CEST,M3.5.0,M10.5.0/3"}
+    prog = parse("program", b'{"id": "g", "program": {"id": "night-dim", "steps": '
+                            b'[["sunset", 100], ["23:30", 50], ["sunrise-15", 0]]}}')
+    assert prog["program"]["steps"][2] == ["sunrise-15", 0]
+
+
+def test_command_name_comes_from_device_and_group_topics():
+    assert name_from_topic(b"pl/site1/lamp7/cmd/level") == "level"
+    assert name_from_topic("pl/site1/group/elm-street/cmd/program") == "program"
+    assert name_from_topic("pl/site1/lamp7/state") is None
+    assert name_from_topic("pl/site1/lamp7/cmd/") is None
+    assert name_from_topic("pl/site1/lamp7/cmd/level/extra") is None
+
+
+def test_a_redelivered_id_is_recognised_until_it_ages_out():
+    recent = RecentIds(4)
+    for cmd_id in ("a", "b", 3):
+        recent.add(cmd_id)
+    assert "a" in recent and 3 in recent and "z" not in recent
+    for cmd_id in ("c", "d"):
+        recent.add(cmd_id)
+    assert "a" not in recent  # the ring holds the last 4 only
+    assert "b" in recent and "d" in recent
