@@ -1,47 +1,58 @@
 # The app: one asyncio loop. The control task decides the lamp's level and is
 # the only one that feeds the watchdog, so a hung control loop resets the board.
 import asyncio
+import json
 import machine
-import time
 
-from lampctl import config
+from lampctl import VERSION, clock, config, store
+from lampctl.control import Controller
+from lampctl.events import Events
 from lampctl.lamp import Lamp
+from lampctl.sensing import Sensing
+
+PROGRAM_PATH = "program.json"
 
 
-class Presence:
-    """The PIR's interrupt only sets a flag; the control task acts on it."""
-
-    def __init__(self, pin):
-        self.seen = False
-        self.until = 0
-        self.pin = machine.Pin(pin, machine.Pin.IN)
-        self.pin.irq(self._irq, machine.Pin.IRQ_RISING)
-
-    def _irq(self, _pin):
-        self.seen = True
+def _program_doc(cfg, state):
+    """The program the board last accepted (program.json), else the config's."""
+    text = store.read_text(PROGRAM_PATH)
+    if text is not None:
+        try:
+            return json.loads(text)
+        except ValueError:
+            pass
+    return cfg.get("program")
 
 
-async def control(cfg, lamp, wdt, presence):
-    period = cfg["control_period_ms"]
-    hold_ms = cfg["presence_hold_s"] * 1000
-    while True:
-        now = time.ticks_ms()
-        level = cfg["default_level"]
-        if presence is not None:
-            if presence.seen:
-                presence.seen = False
-                presence.until = time.ticks_add(now, hold_ms)
-            if time.ticks_diff(presence.until, now) > 0:
-                level = max(level, cfg["presence_level"])
-        lamp.set_level(level)
-        wdt.feed()
-        await asyncio.sleep_ms(period if presence is None else 20)
+def build():
+    cfg = config.load()
+    board = cfg["board"]
+    events = Events()
+    lamp = Lamp(board["lamp"], cfg["failsafe_level"])
+    state, problem = store.load()
+    if problem:
+        events.emit("state_lost", None, detail=problem)
+    ctl = Controller(cfg, lamp, state, events)
+    doc = _program_doc(cfg, state)
+    if doc is not None:
+        try:
+            ctl.set_program(doc)
+        except ValueError as e:
+            events.emit("program_rejected", None, detail=str(e))
+    if board.get("pir_pin") is not None:
+        pir = machine.Pin(board["pir_pin"], machine.Pin.IN)
+        pir.irq(ctl.on_motion, machine.Pin.IRQ_RISING)
+    events.emit("boot", clock.utc() if ctl.clock_ok else None, reset_cause=machine.reset_cause(),
+                version=VERSION)
+    return cfg, ctl, Sensing(cfg, ctl, events)
+
+
+async def main(cfg, ctl, sensing):
+    wdt = machine.WDT(timeout=cfg["wdt_ms"])
+    asyncio.create_task(sensing.run())
+    await ctl.run(wdt)
 
 
 def run():
-    cfg = config.load()
-    board = cfg["board"]
-    lamp = Lamp(board["lamp"], cfg["failsafe_level"])
-    wdt = machine.WDT(timeout=cfg["wdt_ms"])
-    presence = Presence(board["pir_pin"]) if board.get("pir_pin") is not None else None
-    asyncio.run(control(cfg, lamp, wdt, presence))
+    cfg, ctl, sensing = build()
+    asyncio.run(main(cfg, ctl, sensing))

@@ -12,6 +12,8 @@ DEFAULTS = {
     "control_period_ms": 250,
     "presence_level": 100,
     "presence_hold_s": 60,
+    "presence_fade_in_ms": 1000,
+    "presence_fade_out_ms": 10000,
     "default_level": 80,
     "tele_interval_s": 300,
 }
@@ -80,6 +82,8 @@ def validate(cfg):
                                   "max_message": (int, False)}, optional=True)
     if mqtt is not None and not 1 <= mqtt["port"] <= 65535:
         raise ConfigError("mqtt.port: %r is out of range [1, 65535]" % mqtt["port"])
+    if not isinstance(cfg.setdefault("constant_light_output", False), bool):
+        raise ConfigError("constant_light_output: expected true or false")
     for key, default in DEFAULTS.items():
         value = cfg.setdefault(key, default)
         if not isinstance(value, int) or isinstance(value, bool):
@@ -87,6 +91,9 @@ def validate(cfg):
     for key in LEVELS:
         if not 0 <= cfg[key] <= 100:
             raise ConfigError("%s: %d is out of range [0, 100]" % (key, cfg[key]))
+    for key in ("presence_fade_in_ms", "presence_fade_out_ms"):
+        if not 0 <= cfg[key] <= 600000:
+            raise ConfigError("%s: %d is out of range [0, 600000]" % (key, cfg[key]))
     if not 1000 <= cfg["wdt_ms"] <= 60000:
         raise ConfigError("wdt_ms: %d is out of range [1000, 60000]" % cfg["wdt_ms"])
     return cfg

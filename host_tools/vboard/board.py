@@ -320,8 +320,10 @@ class VirtualBoard:
     async def _bus_client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         role = await reader.readline()
         if role == b"EVT\n":
+            # what the rig changed while the interpreter was starting
             self.events = writer
             self._event(f"NET {int(self.net_up)}")
+            self._event(f"CLOCK {self.clock_offset_ns}")
             return
         try:
             while line := await reader.readline():

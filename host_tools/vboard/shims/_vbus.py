@@ -12,6 +12,7 @@ import utime
 
 _NAME = uos.getenv("VBOARD_BUS")
 _handlers = {}
+_last = {}  # the latest event of each kind, for a shim that registers late
 
 
 def _open(role):
@@ -39,6 +40,8 @@ def on(kind, handler):
     # handler(args) runs on the event thread: it may only set values or
     # micropython.schedule() work for the main thread.
     _handlers[kind] = handler
+    if kind in _last:
+        handler(_last[kind])
 
 
 def schedule(fn, arg):
@@ -56,6 +59,7 @@ def _events(sock):
         if not line:
             return
         parts = line.decode().split()
+        _last[parts[0]] = parts[1:]
         handler = _handlers.get(parts[0])
         if handler:
             handler(parts[1:])

@@ -1,0 +1,63 @@
+# The sensing task: I2C sensors, energy metering and fault diagnostics, once a
+# second. Nothing here can stop the lamp: sensors that fail are faults, not
+# exceptions, and the control task never waits on this one.
+import asyncio
+import time
+
+import machine
+
+from lampctl import clock, metering
+from lampctl.diagnostics import Diagnostics
+from lampctl.sensors import Sensors
+
+PERIOD_MS = 1000
+
+
+def _chip_temp_c():
+    try:
+        import esp32
+        return (esp32.raw_temperature() - 32) * 5 / 9
+    except (ImportError, AttributeError, OSError):
+        return None
+
+
+class Sensing:
+    def __init__(self, cfg, ctl, events):
+        board = cfg["board"]
+        self.ctl = ctl
+        self.events = events
+        i2c = None
+        if board.get("sensors"):
+            bus = board["i2c"]
+            i2c = machine.I2C(0, sda=machine.Pin(bus["sda"]), scl=machine.Pin(bus["scl"]), freq=bus["freq"])
+        self.sensors = Sensors(i2c, board.get("sensors"))
+        now = time.ticks_ms()
+        counters, problem = metering.load()
+        if problem:
+            events.emit("meter_reset", None, detail=problem)
+        self.meter = metering.Meter(board["lamp"], counters, now_ms=now)
+        self.diag = Diagnostics(board["lamp"], board.get("diagnostics"),
+                                watchdog_resets=1 if machine.reset_cause() == machine.WDT_RESET else 0,
+                                now_ms=now)
+
+    def step(self, now):
+        ctl = self.ctl
+        level = ctl.lamp.level
+        self.sensors.poll(now)
+        self.meter.sample(now, level, self.sensors.power_w)
+        ctl.lux = self.sensors.lux
+        ctl.arbiter.set_burn_hours(self.meter.burn_hours())
+        utc = clock.utc() if ctl.clock_ok else None
+        for e in self.diag.update(now, level, self.sensors.power_w, self.sensors.lux, _chip_temp_c(),
+                                  self.sensors.errors()):
+            self.events.emit("fault", utc, **e)
+        if self.meter.save_due(now):
+            try:
+                self.meter.save(now)
+            except OSError as e:
+                self.events.emit("flash_error", utc, detail=str(e))
+
+    async def run(self):
+        while True:
+            self.step(time.ticks_ms())
+            await asyncio.sleep_ms(PERIOD_MS)

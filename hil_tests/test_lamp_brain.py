@@ -1,0 +1,99 @@
+"""The lamp's brain end to end on a vboard: the program at sunset, presence at
+night, and failsafe after a power cut with the clock lost."""
+import datetime
+
+import pytest
+from astral import Observer
+from astral.sun import sunset
+
+from hil_tests.conftest import deploy_firmware, render_config
+
+pytestmark = pytest.mark.virtual_only
+PARIS = {"lat": 48.8566, "lon": 2.3522, "tz": "CET-1CEST,M3.5.0,M10.5.0/3"}
+EVENING = {"id": "evening", "steps": [{"at": "sunset", "level": 100}, {"at": "23:00", "level": 50, "fade": 60},
+                                      {"at": "sunrise", "level": 0}]}
+DAY = datetime.date(2026, 11, 27)
+
+
+def _sunset_utc() -> int:
+    return int(sunset(Observer(PARIS["lat"], PARIS["lon"]), DAY).timestamp())
+
+
+def _board(rig, tmp_path, name, board_type="esp32-devkitc", clock=None, **settings):
+    (board,) = rig.start(name, board_type=board_type)
+    cfg = render_config(board_type, location=PARIS, program=EVENING, **settings)
+    deploy_firmware(board.port, tmp_path, cfg)
+    c = board.control()
+    if clock is not None:
+        c.set_clock(clock)
+    c.reset()
+    return board, c
+
+
+def test_lamp_turns_on_at_sunset(rig, tmp_path):
+    at = _sunset_utc()
+    board, c = _board(rig, tmp_path, "dusk", clock=at - 600)  # ten minutes before sunset
+    c.wait_for(lambda s: s["uptime_s"] > 3 and s["lamp_level"] == 0, what="lamp off before sunset")
+    c.set_clock(at - 4)
+    c.wait_for(lambda s: s["clock"] >= at - 1, timeout=6)
+    assert c.status()["lamp_level"] == 0, "lit before sunset"
+    on = c.wait_for(lambda s: s["lamp_level"] > 0.9 and s["clock"], timeout=8, what="lamp on after sunset")
+    assert on - at < 4  # on within seconds of the computed sunset (the program's fade is 0)
+    c.close()
+
+
+def test_motion_at_night_boosts_then_falls_back(rig, tmp_path):
+    night = 1795818600  # 2026-11-27 23:30 CET, after the 23:00 step: the program says 50 %
+    board, c = _board(rig, tmp_path, "pir", clock=night, presence_level=100, presence_hold_s=2,
+                      presence_fade_in_ms=500, presence_fade_out_ms=500)
+    lamp = render_config()["board"]["lamp"]
+    half = lamp["min_driver_level"] + (1 - lamp["min_driver_level"]) * 0.5 ** lamp["gamma"]
+    c.wait_for(lambda s: abs(s["lamp_level"] - half) < 1e-3, what="program level 50 %")
+    c.pir(True)
+    c.pir(False)
+    import time
+    t0 = time.monotonic()
+    c.wait_for(lambda s: s["lamp_level"] == 1.0, timeout=3, what="presence level")
+    assert time.monotonic() - t0 < 1.5  # within the fade-in (0.5 s) and a control step
+    time.sleep(1.0)
+    assert c.status()["lamp_level"] == 1.0, "the hold (2 s) ended early"
+    c.wait_for(lambda s: abs(s["lamp_level"] - half) < 1e-3, timeout=5, what="back to 50 % after the hold")
+    c.close()
+
+
+def test_motion_in_daylight_does_not_light_the_lamp(rig, tmp_path):
+    board, c = _board(rig, tmp_path, "daypir", clock=_sunset_utc() - 3 * 3600, presence_hold_s=2)
+    c.wait_for(lambda s: s["uptime_s"] > 3 and s["lamp_level"] == 0, what="off by day, after boot's failsafe")
+    c.pir(True)
+    import time
+    time.sleep(1.0)
+    assert c.status()["lamp_level"] == 0
+    c.close()
+
+
+def test_power_cut_at_night_with_clock_lost_follows_ambient_light(rig, tmp_path):
+    board, c = _board(rig, tmp_path, "cut", clock=_sunset_utc() + 3600)
+    c.wait_for(lambda s: s["lamp_level"] == 1.0, what="on at night")
+    c.set_lux(2.0)  # dark street
+    c.power_cut()
+    c.power_on()  # the RTC restarts at 2000-01-01: no valid time
+    c.wait_for(lambda s: s["running"] and s["clock"] < 946684800 + 60)
+    safe = render_config()["board"]["lamp"]
+    failsafe = safe["min_driver_level"] + (1 - safe["min_driver_level"]) * 0.8 ** safe["gamma"]
+    c.wait_for(lambda s: abs(s["lamp_level"] - failsafe) < 1e-3, timeout=8, what="failsafe level in the dark")
+    c.set_lux(20000.0)  # daylight: the light sensor says off
+    c.wait_for(lambda s: s["lamp_level"] == 0, timeout=8, what="off in daylight without a clock")
+    c.close()
+
+
+def test_no_clock_and_no_light_sensor_fails_on(rig, tmp_path):
+    (board,) = rig.start("blind")
+    cfg = render_config(location=PARIS, program=EVENING)
+    cfg["board"]["sensors"] = [s for s in cfg["board"]["sensors"] if s["kind"] != "bh1750"]
+    deploy_firmware(board.port, tmp_path, cfg)
+    with board.control() as c:
+        c.set_lux(50000.0)  # broad daylight, but nothing on the board can see it
+        c.reset()
+        lamp = cfg["board"]["lamp"]
+        failsafe = lamp["min_driver_level"] + (1 - lamp["min_driver_level"]) * 0.8 ** lamp["gamma"]
+        c.wait_for(lambda s: abs(s["lamp_level"] - failsafe) < 1e-3, timeout=8, what="fail on at the safe level")
