@@ -1,5 +1,6 @@
 # The app: one asyncio loop. The control task decides the lamp's level and is
 # the only one that feeds the watchdog, so a hung control loop resets the board.
+# Sensing and connectivity run beside it; the lamp never waits on them.
 import asyncio
 import json
 import machine
@@ -13,7 +14,7 @@ from lampctl.sensing import Sensing
 PROGRAM_PATH = "program.json"
 
 
-def _program_doc(cfg, state):
+def _program_doc(cfg):
     """The program the board last accepted (program.json), else the config's."""
     text = store.read_text(PROGRAM_PATH)
     if text is not None:
@@ -33,7 +34,9 @@ def build():
     if problem:
         events.emit("state_lost", None, detail=problem)
     ctl = Controller(cfg, lamp, state, events)
-    doc = _program_doc(cfg, state)
+    if state.override is not None:
+        ctl.arbiter.set_override(*state.override)
+    doc = _program_doc(cfg)
     if doc is not None:
         try:
             ctl.set_program(doc)
@@ -44,15 +47,45 @@ def build():
         pir.irq(ctl.on_motion, machine.Pin.IRQ_RISING)
     events.emit("boot", clock.utc() if ctl.clock_ok else None, reset_cause=machine.reset_cause(),
                 version=VERSION)
-    return cfg, ctl, Sensing(cfg, ctl, events)
+    return cfg, ctl, Sensing(cfg, ctl, events), events
 
 
-async def main(cfg, ctl, sensing):
+def connect(cfg, ctl, sensing, events):
+    """The network side: link, MQTT client, uplink and commands (only when the
+    board has a broker configured; an offline board loads none of it)."""
+    from lampctl.link import Link
+    from lampctl.mqtt import MQTTClient, tls_context
+    from lampctl.remote import Remote
+    from lampctl.uplink import Uplink
+    dev, m = cfg["device"], cfg["mqtt"]
+    root = "pl/%s/%s" % (dev["site"], dev["id"])
+    link = Link(cfg, ctl, events)
+    ssl = tls_context(m["ca_file"], m.get("cert_file"), m.get("key_file")) if m.get("tls") else None
+    client = MQTTClient(dev["id"], m["host"], m["port"], m.get("username"), m.get("password"),
+                        keepalive_s=m.get("keepalive_s", 60), ssl=ssl,
+                        server_hostname=m["host"] if ssl else None,
+                        will_topic=root + "/status", max_msg=m.get("max_message", 2048))
+    uplink = Uplink(cfg, ctl, sensing, link, events, client, root)
+    remote = Remote(cfg, ctl, uplink, client, events)
+    client.on_message = remote.on_message
+    client.on_oversize = remote.on_oversize
+
+    def on_connect(session_present):
+        uplink.reconnected(session_present)
+        asyncio.create_task(client.publish(root + "/status", b"online", qos=1, retain=True))
+
+    client.on_connect = on_connect
+    return (link.run(), client.run(), uplink.run(), remote.run())
+
+
+async def main(cfg, ctl, sensing, events):
     wdt = machine.WDT(timeout=cfg["wdt_ms"])
     asyncio.create_task(sensing.run())
+    if cfg.get("mqtt"):
+        for task in connect(cfg, ctl, sensing, events):
+            asyncio.create_task(task)
     await ctl.run(wdt)
 
 
 def run():
-    cfg, ctl, sensing = build()
-    asyncio.run(main(cfg, ctl, sensing))
+    asyncio.run(main(*build()))

@@ -3,6 +3,8 @@
 # or raises CommandError, whose text goes into the `ack` as the error.
 import json
 
+from lampctl.program import Program
+
 MAX_PAYLOAD = 1024
 ID_MAX_LEN = 40
 
@@ -18,7 +20,6 @@ CONFIG_KEYS = {
     "tz": ("str", 1, 64),
 }
 
-PROGRAM_MAX_STEPS = 24
 _EPOCH_2024 = 1704067200
 _EPOCH_2100 = 4102444800
 
@@ -82,23 +83,6 @@ def _fields(obj, known, where=""):
             raise ValueError("%s%s: unexpected field" % (where, k))
 
 
-def _time_spec(where, s):
-    """'HH:MM' local time, or 'sunset'/'sunrise' with an optional +/-minutes."""
-    _check(where, s, "str", 4, 12)
-    for anchor in ("sunset", "sunrise"):
-        if s.startswith(anchor):
-            rest = s[len(anchor):]
-            if rest == "":
-                return s
-            if rest[0] in "+-" and rest[1:].isdigit() and int(rest[1:]) <= 240:
-                return s
-            raise ValueError("%s: offset in %r must be +N or -N minutes, N <= 240" % (where, s))
-    if len(s) == 5 and s[2] == ":" and s[:2].isdigit() and s[3:].isdigit() \
-            and int(s[:2]) < 24 and int(s[3:]) < 60:
-        return s
-    raise ValueError("%s: %r is not HH:MM, sunset[+-N] or sunrise[+-N]" % (where, s))
-
-
 def _level(c):
     _fields(c, ("level", "duration_s"))
     if "level" not in c:
@@ -109,20 +93,16 @@ def _level(c):
 
 
 def _program(c):
+    # the whole document is checked by the evaluator's own rules (docs/programs.md)
     _fields(c, ("program",))
     if "program" not in c:
         raise ValueError("program: missing")
-    p = _check("program", c["program"], "obj")
-    _fields(p, ("id", "steps"), "program.")
-    _check("program.id", p.get("id"), "str", 1, 32)
-    steps = _check("program.steps", p.get("steps"), "list", 1, PROGRAM_MAX_STEPS)
-    for i, step in enumerate(steps):
-        where = "program.steps[%d]" % i
-        if not (isinstance(step, list) and len(step) == 2):
-            raise ValueError("%s: expected [time, level]" % where)
-        _time_spec(where + "[0]", step[0])
-        _check(where + "[1]", step[1], "num", 0, 100)
-    return {"program": p}
+    doc = _check("program", c["program"], "obj")
+    try:
+        Program(doc)
+    except ValueError as e:
+        raise ValueError("program.%s" % e)
+    return {"program": c["program"]}
 
 
 def _config(c):

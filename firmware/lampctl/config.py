@@ -38,6 +38,12 @@ def load(path=PATH):
     return cfg
 
 
+def save(cfg, path=PATH):
+    """Keep a changed config across reboots (atomic: a power cut leaves the old one)."""
+    from lampctl.store import write_atomic
+    write_atomic(path, json.dumps(cfg))
+
+
 def _section(cfg, name, fields, optional=False):
     """Check a sub-object: fields maps key -> (type, required)."""
     sec = cfg.get(name)
@@ -77,9 +83,11 @@ def validate(cfg):
             raise ConfigError("location.lon: %r is out of range [-180, 180]" % loc["lon"])
     _section(cfg, "network", {"wifi_ssid": (str, False), "wifi_key": (str, False)}, optional=True)
     mqtt = _section(cfg, "mqtt", {"host": (str, True), "port": (int, True), "username": (str, False),
-                                  "password": (str, False), "tls": (bool, False), "ca": (str, False),
-                                  "cert": (str, False), "key": (str, False), "keepalive_s": (int, False),
-                                  "max_message": (int, False)}, optional=True)
+                                  "password": (str, False), "tls": (bool, False), "ca_file": (str, False),
+                                  "cert_file": (str, False), "key_file": (str, False),
+                                  "keepalive_s": (int, False), "max_message": (int, False)}, optional=True)
+    if mqtt is not None and cfg.get("device") is None:
+        raise ConfigError("device: missing (the broker needs the board's id and site)")
     if mqtt is not None and not 1 <= mqtt["port"] <= 65535:
         raise ConfigError("mqtt.port: %r is out of range [1, 65535]" % mqtt["port"])
     if not isinstance(cfg.setdefault("constant_light_output", False), bool):

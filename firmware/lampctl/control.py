@@ -3,7 +3,7 @@
 import asyncio
 import time
 
-from lampctl import clock
+from lampctl import clock, store
 from lampctl.arbiter import AmbientSwitch, Arbiter
 from lampctl.presence import ANNOUNCE, Presence
 from lampctl.program import Evaluator, Program
@@ -38,6 +38,10 @@ class Controller:
         self.mode = None
         self.edges = 0
         self.wake = asyncio.ThreadSafeFlag()
+        self.on_announce = None       # set by the remote side: tell the street
+        self.program_hash = None
+        self.identify_until = None
+        self.lag_ms = 0
         if program_doc is not None:
             self.set_program(program_doc)
 
@@ -55,8 +59,50 @@ class Controller:
         self.evaluator = Evaluator(prog, self.tz, self.loc["lat"], self.loc["lon"])
         self.arbiter.set_limits(prog.min_level, prog.max_level)
         self.state.program = prog.id
+        from lampctl.uplink import digest
+        self.program_hash = digest(doc)
         self.next_change = 0
         self.wake.set()
+
+    def configure(self, changes):
+        """Apply a validated partial config (commands.CONFIG_KEYS) and keep it."""
+        if "tz" in changes:
+            if self.loc is None:
+                raise ValueError("tz: this board has no location to apply a time zone to")
+            tz = TZ(changes["tz"])  # ValueError names what is wrong, before anything changes
+            self.loc["tz"] = changes["tz"]
+            self.tz = tz
+            if self.evaluator is not None:
+                self.evaluator.tz = tz
+        for key, value in changes.items():
+            if key != "tz":
+                self.cfg[key] = value
+        self.presence.level_pc = self.cfg["presence_level"]
+        self.presence.hold_ms = self.cfg["presence_hold_s"] * 1000
+        self.arbiter.safe_level = self.cfg["failsafe_level"]
+        if self.evaluator is None:
+            self.program_level = self.cfg["default_level"]
+        self.next_change = 0
+        from lampctl import config
+        config.save(self.cfg)
+
+    def neighbour_motion(self):
+        self.presence.hold(time.ticks_ms(), self.presence.hold_ms)
+        self.wake.set()
+
+    def identify(self, ms):
+        self.identify_until = time.ticks_add(time.ticks_ms(), ms)
+        self.wake.set()
+
+    def persist(self):
+        store.save(self.state, clock.utc() if self.clock_ok else None)
+
+    def prepare_reset(self):
+        self.persist()
+
+    def take_lag(self):
+        lag, self.lag_ms = self.lag_ms, 0
+        return lag
 
     def clock_set(self, utc, source):
         clock.set_utc(utc)
@@ -80,6 +126,13 @@ class Controller:
             self.edges -= 1
             if self.presence.motion(now) == ANNOUNCE:
                 self.events.emit("motion", utc)
+                if self.on_announce is not None:
+                    self.on_announce()
+        if self.identify_until is not None:
+            if time.ticks_diff(self.identify_until, now) > 0:
+                self.lamp.set_level(100 if (now // 500) % 2 else 0)  # blink: find me at the pole
+                return FADE_STEP_MS * 5
+            self.identify_until = None
         presence = self.presence.level(now, self.program_level) if utc is not None else None
         level, mode = self.arbiter.update(now, utc, self.program_level, presence, self.lux)
         self.lamp.set_level(level)
@@ -92,9 +145,11 @@ class Controller:
 
     async def run(self, wdt):
         while True:
-            wait_ms = self.step(time.ticks_ms())
+            start = time.ticks_ms()
+            wait_ms = self.step(start)
             wdt.feed()  # only a live control loop keeps the board from resetting
             try:
                 await asyncio.wait_for_ms(self.wake.wait(), wait_ms)
             except asyncio.TimeoutError:
-                pass
+                # woken late means the loop is starved: report the worst lag
+                self.lag_ms = max(self.lag_ms, time.ticks_diff(time.ticks_ms(), start) - wait_ms)

@@ -31,6 +31,7 @@ class Sensing:
             bus = board["i2c"]
             i2c = machine.I2C(0, sda=machine.Pin(bus["sda"]), scl=machine.Pin(bus["scl"]), freq=bus["freq"])
         self.sensors = Sensors(i2c, board.get("sensors"))
+        self.temp_c = None
         now = time.ticks_ms()
         counters, problem = metering.load()
         if problem:
@@ -48,7 +49,8 @@ class Sensing:
         ctl.lux = self.sensors.lux
         ctl.arbiter.set_burn_hours(self.meter.burn_hours())
         utc = clock.utc() if ctl.clock_ok else None
-        for e in self.diag.update(now, level, self.sensors.power_w, self.sensors.lux, _chip_temp_c(),
+        self.temp_c = _chip_temp_c()
+        for e in self.diag.update(now, level, self.sensors.power_w, self.sensors.lux, self.temp_c,
                                   self.sensors.errors()):
             self.events.emit("fault", utc, **e)
         if self.meter.save_due(now):

@@ -22,6 +22,7 @@ class RigBoard:
     port: str
     flash: Path
     home: Path
+    unique_id: str = ""
 
     def control(self) -> VBoardClient:
         return VBoardClient(self.name, self.home)
@@ -49,7 +50,7 @@ class VirtualRig:
             raise RuntimeError(f"vboard run failed ({proc.returncode}): {proc.stderr.read()}")
         ready = json.loads(line)["ready"]
         assert time.monotonic() < deadline
-        return [RigBoard(b["name"], b["port"], Path(b["flash"]), self.home) for b in ready]
+        return [RigBoard(b["name"], b["port"], Path(b["flash"]), self.home, b["unique_id"]) for b in ready]
 
     def stop(self) -> None:
         for proc in self.procs:

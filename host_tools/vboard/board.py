@@ -40,9 +40,19 @@ ROM_RESET = {
 }
 RAW_BANNER = b"raw REPL; CTRL-B to exit\r\n"
 DEFAULT_HEAP = 160 * 1024
+# --heap is counted in ESP32 bytes. This interpreter is a 64-bit build: every
+# pointer, and so every GC block, is twice an ESP32's, while bytecode and
+# strings are not; the same objects take 1x to 2x the bytes. WORD_FACTOR is the
+# conservative end of what the firmware's mix measures (mostly bytecode), so a
+# firmware that fits here is expected to fit on the board.
+WORD_FACTOR = 1.5
 # The shims are Python here but ROM on a real ESP32: the interpreter gets this
-# much more than --heap so the firmware sees the heap it asked for.
+# much more again, so the firmware sees the heap it asked for.
 SHIM_RESERVE = 32 * 1024
+
+
+def interpreter_heap(heap: int) -> int:
+    return int(heap * WORD_FACTOR) + SHIM_RESERVE
 
 
 class VBoardError(Exception):
@@ -232,7 +242,7 @@ class VirtualBoard:
             # A killed interpreter leaves the terminal in its REPL's raw mode.
             self._configure_board_uart(self.inner_s)
             self.proc = await asyncio.create_subprocess_exec(
-                micropython_binary(), "-X", f"heapsize={self.heap + SHIM_RESERVE}", "-i", str(SHIMS / "vboot.py"),
+                micropython_binary(), "-X", f"heapsize={interpreter_heap(self.heap)}", "-i", str(SHIMS / "vboot.py"),
                 stdin=self.inner_s, stdout=self.inner_s, stderr=self.inner_s,
                 env=self._env(mode), cwd=str(self.flash), preexec_fn=_take_terminal)
             self.started_at = time.monotonic()

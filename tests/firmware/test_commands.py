@@ -31,19 +31,20 @@ MALFORMED = [
     ("program", b'{"id": 7}', "program: missing", 7),
     ("program", b'{"id": 7, "program": []}', "program: expected an object, got a list", 7),
     ("program", b'{"id": 7, "program": {"id": "p", "steps": []}}',
-     "program.steps: length 0 is out of range [1, 24]", 7),
-    ("program", b'{"id": 7, "program": {"steps": [["18:00", 80]]}}',
-     "program.id: expected a string, got null", 7),
-    ("program", b'{"id": 7, "program": {"id": "p", "steps": [["25:00", 80]]}}',
-     "program.steps[0][0]: '25:00' is not HH:MM, sunset[+-N] or sunrise[+-N]", 7),
-    ("program", b'{"id": 7, "program": {"id": "p", "steps": [["sunset+x", 80]]}}',
-     "program.steps[0][0]: offset in 'sunset+x' must be +N or -N minutes, N <= 240", 7),
-    ("program", b'{"id": 7, "program": {"id": "p", "steps": [["sunset", 80], ["23:00"]]}}',
-     "program.steps[1]: expected [time, level]", 7),
-    ("program", b'{"id": 7, "program": {"id": "p", "steps": [["sunset", 180]]}}',
-     "program.steps[0][1]: 180 is out of range [0, 100]", 7),
-    ("program", b'{"id": 7, "program": {"id": "p", "steps": [["sunset", 80]], "owner": "x"}}',
-     "program.owner: unexpected field", 7),
+     "program.steps: expected a non-empty list of steps", 7),
+    ("program", b'{"id": 7, "program": {"steps": [{"at": "18:00", "level": 80}]}}',
+     "program.id: expected a name of 1 to 32 characters, got None", 7),
+    ("program", b'{"id": 7, "program": {"id": "p", "steps": [{"at": "25:00", "level": 80}]}}',
+     "program.steps[0].at: '25:00' is not a time of day", 7),
+    ("program", b'{"id": 7, "program": {"id": "p", "steps": [{"at": "sunset+x", "level": 80}]}}',
+     "program.steps[0].at: offset '+x' needs a number and a unit (h, m, s)", 7),
+    ("program", b'{"id": 7, "program": {"id": "p", "steps": [{"at": "sunset", "level": 80}, {"at": "23:00"}]}}',
+     "program.steps[1].level: missing", 7),
+    ("program", b'{"id": 7, "program": {"id": "p", "steps": [{"at": "sunset", "level": 180}]}}',
+     "program.steps[0].level: 180 is out of range [0, 100]", 7),
+    ("program", b'{"id": 7, "program": {"id": "p", "steps": [{"at": "noon", "level": 80}]}}',
+     "program.steps[0].at: unknown event 'noon' (known: sunrise, sunset, dawn, dusk, nautical_dawn, "
+     "nautical_dusk, or a time HH:MM)", 7),
     ("config", b'{"id": "c2"}', "set: missing", "c2"),
     ("config", b'{"id": "c2", "set": {}}', "set: no settings given", "c2"),
     ("config", b'{"id": "c2", "set": {"wdt_ms": 100}}', "set.wdt_ms: not a remotely settable key", "c2"),
@@ -83,9 +84,9 @@ def test_valid_commands_are_normalised_with_defaults():
     assert parse("ping", b'{"id": "e"}') == {"cmd": "ping", "id": "e"}
     cfg = parse("config", b'{"id": "f", "set": {"presence_level": 90, "tz": "CET-1CEST,M3.5.0,M10.5.0/3"}}')
     assert cfg["set"] == {"presence_level": 90, "tz": "CET-1CEST,M3.5.0,M10.5.0/3"}
-    prog = parse("program", b'{"id": "g", "program": {"id": "night-dim", "steps": '
-                            b'[["sunset", 100], ["23:30", 50], ["sunrise-15", 0]]}}')
-    assert prog["program"]["steps"][2] == ["sunrise-15", 0]
+    prog = parse("program", b'{"id": "g", "program": {"id": "night-dim", "steps": [{"at": "sunset", "level": 100}, '
+                            b'{"at": "23:30", "level": 50}, {"at": "sunrise-15m", "level": 0}]}}')
+    assert prog["program"]["steps"][2] == {"at": "sunrise-15m", "level": 0}
 
 
 def test_command_name_comes_from_device_and_group_topics():

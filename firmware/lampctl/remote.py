@@ -1,0 +1,134 @@
+# Commands from the fleet (device and group topics) and neighbour presence.
+# Every command is answered on `ack`, bad ones included; a command that fails
+# validation changes nothing; a repeated id is acknowledged, not applied twice.
+import asyncio
+import json
+import time
+
+import machine
+
+from lampctl import clock, commands, store
+from lampctl.presence import Neighbours
+
+INBOX_MAX = 8
+PROGRAM_PATH = "program.json"
+
+
+class Remote:
+    def __init__(self, cfg, ctl, uplink, client, events):
+        dev = cfg.get("device") or {}
+        self.cfg = cfg
+        self.ctl = ctl
+        self.uplink = uplink
+        self.client = client
+        self.events = events
+        self.recent = commands.RecentIds(32)
+        self.inbox = []
+        self.wake = asyncio.Event()
+        self.dropped = 0
+        site = dev["site"]
+        self.street = dev.get("street")
+        self.presence_topic = "pl/%s/group/%s/presence" % (site, self.street) if self.street else None
+        self.neighbours = Neighbours(dev["id"], dev.get("position", 0)) if self.street else None
+        client.subscribe("pl/%s/%s/cmd/+" % (site, dev["id"]))
+        for group in dev.get("groups") or ():
+            client.subscribe("pl/%s/group/%s/cmd/+" % (site, group))
+        if self.presence_topic:
+            client.subscribe(self.presence_topic, 0)
+        ctl.on_announce = self.announce
+
+    # --- from the MQTT reader: queue, never work here -------------------------
+    def on_message(self, topic, payload, _retained):
+        if len(self.inbox) >= INBOX_MAX:
+            self.dropped += 1  # a burst beyond what the lamp needs: QoS 1 will not resend it
+            return
+        self.inbox.append((bytes(topic), bytes(payload)))
+        self.wake.set()
+
+    def on_oversize(self, topic, size):
+        self.inbox.append((bytes(topic), None))
+        self.wake.set()
+
+    async def run(self):
+        while True:
+            await self.wake.wait()
+            self.wake.clear()
+            while self.inbox:
+                topic, payload = self.inbox.pop(0)
+                if self.presence_topic and topic == self.presence_topic.encode():
+                    await self._neighbour(payload)
+                else:
+                    await self._command(topic, payload)
+
+    # --- commands ---------------------------------------------------------------
+    async def _command(self, topic, payload):
+        name = commands.name_from_topic(topic)
+        if payload is None:
+            await self.uplink.ack(None, False, "payload: larger than this board accepts")
+            return
+        try:
+            cmd = commands.parse(name, payload)
+        except commands.CommandError as e:
+            await self.uplink.ack(e.id, False, str(e))
+            return
+        if cmd["id"] in self.recent:
+            await self.uplink.ack(cmd["id"], True, duplicate=True)
+            return
+        try:
+            extra = self._apply(cmd) or {}
+        except ValueError as e:  # valid in form, refused by the lamp's own rules
+            await self.uplink.ack(cmd["id"], False, str(e))
+            return
+        self.recent.add(cmd["id"])
+        await self.uplink.ack(cmd["id"], True, **extra)
+        if cmd["cmd"] == "reboot":
+            await asyncio.sleep(cmd["delay_s"])
+            self.ctl.prepare_reset()
+            machine.reset()
+
+    def _apply(self, cmd):
+        ctl = self.ctl
+        name = cmd["cmd"]
+        utc = clock.utc() if ctl.clock_ok else None
+        if name == "level":
+            if cmd["level"] is None:
+                ctl.arbiter.clear_override()
+                ctl.state.override = None
+            else:
+                until = utc + cmd["duration_s"] if utc is not None else None
+                ctl.arbiter.set_override(cmd["level"], until, 1000)
+                ctl.state.override = (cmd["level"], until, 1000)
+            ctl.persist()
+        elif name == "program":
+            ctl.set_program(cmd["program"])
+            store.write_atomic(PROGRAM_PATH, json.dumps(cmd["program"]))
+            ctl.persist()
+        elif name == "config":
+            ctl.configure(cmd["set"])
+        elif name == "identify":
+            ctl.identify(cmd["duration_s"] * 1000)
+        elif name == "time":
+            ctl.clock_set(cmd["utc"], "command")
+            ctl.persist()
+        elif name == "ping":
+            return {"pong": utc}
+        ctl.wake.set()
+
+    # --- neighbour presence -------------------------------------------------------
+    def announce(self):
+        if self.neighbours is not None and self.client.connected:
+            event = self.neighbours.announce(time.ticks_ms())
+            asyncio.create_task(self.client.publish(self.presence_topic, json.dumps(event), 0))
+
+    async def _neighbour(self, payload):
+        if self.neighbours is None:
+            return
+        try:
+            event = json.loads(payload)
+            light, _relay = self.neighbours.receive(event, time.ticks_ms())
+        except ValueError:
+            return  # a malformed neighbour event is ignored, as from a stranger
+        # Every lamp of the street hears the group topic directly, so nothing
+        # is relayed (a relay on a shared topic is how storms start).
+        if light:
+            self.ctl.neighbour_motion()

@@ -1,0 +1,61 @@
+"""The board on MQTT (issue 4 acceptance), against a real Mosquitto."""
+import json
+import time
+
+import pytest
+
+from hil_tests.conftest import deploy_firmware, render_config
+from hil_tests.mqtt_watch import Watch
+
+pytestmark = pytest.mark.virtual_only
+NOV_2026 = 1795818600  # 23:30 CET: night
+
+
+@pytest.fixture
+def broker(tmp_path):
+    from host_tools.broker.mosquitto import Mosquitto
+    b = Mosquitto(tmp_path / "broker").start()
+    yield b
+    b.stop()
+
+
+def _online_board(rig, tmp_path, broker, name="lamp", **settings):
+    (board,) = rig.start(name)
+    dev = board.unique_id
+    cfg = render_config(device={"id": dev, "site": "test", "groups": ["centre", "centre.main"], "street": "centre.main",
+                                "position": 1},
+                        location={"lat": 48.8566, "lon": 2.3522, "tz": "CET-1CEST,M3.5.0,M10.5.0/3"},
+                        mqtt={"host": "127.0.0.1", "port": broker.port, "keepalive_s": 5}, **settings)
+    deploy_firmware(board.port, tmp_path, cfg)
+    c = board.control()
+    c.set_clock(NOV_2026)
+    return board, c, f"pl/test/{dev}"
+
+
+def test_online_state_commands_and_last_will(rig, tmp_path, broker):
+    watch = Watch(broker.port)
+    board, c, root = _online_board(rig, tmp_path, broker, default_level=40)
+    c.reset()
+    watch.wait(lambda t, p, r: t == root + "/status" and p == b"online", what="status online")
+    state = watch.wait_json("/state", lambda d: d["mode"] == "schedule" and d["level"] == 40)
+    assert state["fw"] and state["clock"] != "unknown" and isinstance(state["seq"], int) and state["ts"]
+    boot = watch.wait_json("/event", lambda d: d["kind"] == "boot")
+    assert boot["reset_cause"] == 2 and boot["ts"] >= NOV_2026
+
+    watch.publish(root + "/cmd/level", {"id": "c1", "level": 100, "duration_s": 600})
+    ack = watch.wait_json("/ack", lambda d: d["id"] == "c1")
+    assert ack["ok"] is True
+    watch.wait_json("/state", lambda d: d["mode"] == "override" and d["level"] == 100)
+    c.wait_for(lambda s: s["lamp_level"] == 1.0, what="override at 100 %")
+
+    watch.publish(root + "/cmd/level", {"id": "c2", "level": 140})
+    ack = watch.wait_json("/ack", lambda d: d["id"] == "c2")
+    assert ack == {**ack, "ok": False, "error": "level: 140 is out of range [0, 100]"}
+    assert c.status()["lamp_level"] == 1.0  # a bad command changes nothing
+
+    watch.publish("pl/test/group/centre/cmd/ping", {"id": "g1"})  # a group command
+    assert watch.wait_json("/ack", lambda d: d["id"] == "g1")["ok"] is True
+
+    c.power_cut()  # the broker publishes the Last Will
+    watch.wait(lambda t, p, r: t == root + "/status" and p == b"offline", what="status offline (LWT)")
+    watch.close()
