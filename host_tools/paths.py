@@ -1,5 +1,6 @@
 """Where the project's parts live: the tools work from a checkout."""
 import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -18,3 +19,9 @@ def firmware_module(name: str):
     if str(FIRMWARE) not in sys.path:
         sys.path.append(str(FIRMWARE))
     return __import__("lampctl." + name, fromlist=[name])
+
+
+def venv_command(name: str) -> str | None:
+    """A command installed beside this Python (the venv), else on PATH."""
+    here = Path(sys.executable).parent / name
+    return str(here) if here.exists() else shutil.which(name)

