@@ -72,6 +72,8 @@ def validate(cfg):
     if "board" not in cfg:
         raise ConfigError("board: missing")
     validate_board(cfg["board"])
+    from lampctl.diagnostics import check_settings
+    check_settings(cfg["board"].get("diagnostics"))  # names the bad key
     _section(cfg, "device", {"id": (str, True), "site": (str, True), "pole": (str, False),
                              "groups": (list, False), "street": (str, False), "position": (int, False)},
              optional=True)

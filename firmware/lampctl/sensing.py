@@ -6,11 +6,19 @@ import time
 
 import machine
 
-from lampctl import clock, metering
-from lampctl.diagnostics import Diagnostics
+from lampctl import clock, early, metering
+from lampctl.diagnostics import Diagnostics, check_settings
 from lampctl.sensors import Sensors
 
 PERIOD_MS = 1000
+STABLE_MS = 10 * 60 * 1000  # after this long running, earlier crashes were not "in a row"
+_running = []  # type: list  # the app's Sensing, for save_counters() at a planned stop
+
+
+def save_counters():
+    """Write the energy counters now (a planned stop or reset loses nothing)."""
+    for s in _running:
+        s.meter.save(time.ticks_ms())
 
 
 def _chip_temp_c():
@@ -37,9 +45,16 @@ class Sensing:
         if problem:
             events.emit("meter_reset", None, detail=problem)
         self.meter = metering.Meter(board["lamp"], counters, now_ms=now)
-        self.diag = Diagnostics(board["lamp"], board.get("diagnostics"),
-                                watchdog_resets=1 if machine.reset_cause() == machine.WDT_RESET else 0,
-                                now_ms=now)
+        settings = board.get("diagnostics")
+        try:
+            check_settings(settings)
+        except ValueError as e:  # judge with the defaults rather than crash the app at every boot
+            events.emit("config_error", None, detail=str(e))
+            settings = None
+        self.diag = Diagnostics(board["lamp"], settings, watchdog_resets=early.watchdog_resets(), now_ms=now)
+        self.started_ms = now
+        self.stable = False
+        _running[:] = [self]
 
     def step(self, now):
         ctl = self.ctl
@@ -53,6 +68,9 @@ class Sensing:
         for e in self.diag.update(now, level, self.sensors.power_w, self.sensors.lux, self.temp_c,
                                   self.sensors.errors()):
             self.events.emit("fault", utc, **e)
+        if not self.stable and time.ticks_diff(now, self.started_ms) >= STABLE_MS:
+            early.ran_stably()
+            self.stable = True
         if self.meter.save_due(now):
             try:
                 self.meter.save(now)

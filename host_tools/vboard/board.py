@@ -99,7 +99,8 @@ class VirtualBoard:
         self.raw_repl = False
         self.tail = b""
         self.events: asyncio.StreamWriter | None = None
-        self.clock_offset_ns = 0
+        self.clock_offset_ns = 0     # the board's RTC, from the host clock
+        self.world_offset_ns = 0     # the world's time (what NTP answers), from the host clock
         self.rtc_memory = b""
         self.reset_cause = PWRON_RESET
         self.resets = 0
@@ -253,6 +254,8 @@ class VirtualBoard:
             self.events = None
             why = self.exit or (Exit("soft") if code == 0 else Exit("hard", SOFT_RESET))
             soft = why.kind == "soft"
+            if not soft:
+                self.hw.chip_reset()  # outputs let go: the lamp is dark until the firmware drives it
             if why.kind == "stop":
                 return
             if why.kind == "off":
@@ -399,7 +402,7 @@ class VirtualBoard:
         elif op == "NTP":
             if not self.net_up:
                 raise OSError(110, "ETIMEDOUT")
-            return str(int(time.time()) - EPOCH_2000)
+            return str((time.time_ns() + self.world_offset_ns) // 10**9 - EPOCH_2000)
         elif op == "TEMP":
             return str(round(hw.chip_temp_c))
         else:
@@ -427,8 +430,12 @@ class VirtualBoard:
     def board_unix_time(self) -> float:
         return (time.time_ns() + self.clock_offset_ns) / 1e9
 
-    def set_clock(self, unix: float) -> None:
+    def set_clock(self, unix: float, rtc_only: bool = False) -> None:
+        """Jump the board's RTC to `unix`; unless rtc_only, the world's time
+        (NTP) too, so a board that syncs keeps the time the rig chose."""
         self.clock_offset_ns = int(unix * 1e9) - time.time_ns()
+        if not rtc_only:
+            self.world_offset_ns = self.clock_offset_ns
         self._event(f"CLOCK {self.clock_offset_ns}")
 
     def set_network(self, up: bool) -> None:

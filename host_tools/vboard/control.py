@@ -63,8 +63,9 @@ class VBoardClient:
     def set_lux(self, lux: float) -> None:
         self.call("set_lux", lux=lux)
 
-    def set_clock(self, unix: float) -> None:
-        self.call("set_clock", unix=unix)
+    def set_clock(self, unix: float, rtc_only: bool = False) -> None:
+        """Set the board's RTC, and the world's time its NTP sees unless rtc_only."""
+        self.call("set_clock", unix=unix, rtc_only=rtc_only)
 
     def clock(self) -> float:
         return self.call("clock")["clock"]

@@ -36,7 +36,7 @@ async def handle(board: VirtualBoard, req: dict) -> dict:
             "uptime_s": round(time.monotonic() - board.started_at, 3) if board.started_at else 0,
             "clock": board.board_unix_time(), "network": board.net_up, "unique_id": board.uid,
             "wdt_ms": board.wdt_timeout_ms, "lamp_level": hw.lamp_level(),
-            "lamp_power_w": hw.physics.lamp_power_w,
+            "lamp_power_w": hw.physics.lamp_power_w, "lamp_energy_wh": hw.lamp_energy_wh(),
         }
     if op == "pwm":
         pin = int(req.get("pin", board.board["lamp"]["pin"]))
@@ -64,7 +64,7 @@ async def handle(board: VirtualBoard, req: dict) -> dict:
         hw.chip_temp_c = float(req["celsius"])
         return {}
     if op == "set_clock":
-        board.set_clock(float(req["unix"]))
+        board.set_clock(float(req["unix"]), bool(req.get("rtc_only", False)))
         return {"clock": board.board_unix_time()}
     if op == "clock":
         return {"clock": board.board_unix_time()}
@@ -76,8 +76,10 @@ async def handle(board: VirtualBoard, req: dict) -> dict:
         return _fault(board, req["kind"], bool(req.get("on", True)), req)
     if op == "power_cut":
         await board.power_cut()
+        hw.set_supply(False)
         return {}
     if op == "power_on":
+        hw.set_supply(True)
         board.power_on()
         return {}
     if op == "reset":  # the EN button: a hard reset
@@ -98,6 +100,9 @@ def _fault(board: VirtualBoard, kind: str, on: bool, req: dict) -> dict:
     if kind == "lamp_failed":
         hw.lamp_failed = on
         hw.update_lamp()
+    elif kind == "driver_fault":
+        hw.driver_fault = on
+        hw.update_lamp()
     elif kind == "sensor_gone":
         _sensor(board, req).gone = on
     elif kind == "sensor_garbage":
@@ -105,5 +110,5 @@ def _fault(board: VirtualBoard, kind: str, on: bool, req: dict) -> dict:
     elif kind == "network_down":
         board.set_network(not on)
     else:
-        raise ValueError(f"unknown fault {kind!r} (lamp_failed, sensor_gone, sensor_garbage, network_down)")
+        raise ValueError(f"unknown fault {kind!r} (lamp_failed, driver_fault, sensor_gone, sensor_garbage, network_down)")
     return {}

@@ -4,6 +4,7 @@ lamp on the end of the driver output. No process logic here: the supervisor
 """
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 
 from .i2c_devices import I2CDevice, Physics, make_device
@@ -27,7 +28,12 @@ class Hardware:
     adc: dict[int, int] = field(default_factory=dict)        # raw u16
     devices: dict[int, I2CDevice] = field(default_factory=dict)
     lamp_failed: bool = False
+    driver_fault: bool = False   # the driver ignores its input: full power whatever the duty
+    supplied: bool = True        # the pole's mains: a power cut darkens the lamp too
     chip_temp_c: float = 45.0
+    # The real energy the lamp drew (J), integrated exactly: power only changes here.
+    energy_j: float = 0.0
+    _power_since: float = field(default_factory=time.monotonic)
 
     def __post_init__(self):
         lamp = self.board["lamp"]
@@ -48,12 +54,35 @@ class Hardware:
 
     def update_lamp(self) -> None:
         lamp = self.board["lamp"]
-        level = self.lamp_level()
-        if self.lamp_failed or level <= 0:
+        level = 1.0 if self.driver_fault else self.lamp_level()
+        self.lamp_energy_wh()  # close the integral at the old power
+        if not self.supplied:
+            self.physics.lamp_power_w = 0.0
+        elif self.lamp_failed or level <= 0:
             self.physics.lamp_power_w = lamp["standby_power_w"]
         else:
             span = lamp["rated_power_w"] - lamp["standby_power_w"]
             self.physics.lamp_power_w = lamp["standby_power_w"] + span * level
+
+    def lamp_energy_wh(self) -> float:
+        """What the lamp has really drawn since the supervisor started (Wh)."""
+        now = time.monotonic()
+        self.energy_j += self.physics.lamp_power_w * (now - self._power_since)
+        self._power_since = now
+        return self.energy_j / 3600
+
+    def chip_reset(self) -> None:
+        """A reset of the ESP32 (EN, watchdog, power): its outputs let go, so
+        the driver sees no PWM and the lamp goes dark until the firmware drives it."""
+        self.pwm.clear()
+        self.irqs.clear()
+        self.update_lamp()
+
+    def set_supply(self, on: bool) -> None:
+        self.supplied = on
+        if not on:
+            self.chip_reset()
+        self.update_lamp()
 
     # --- firmware side ------------------------------------------------------
     def set_pwm(self, pin: int, freq: int, duty_u16: int) -> None:
