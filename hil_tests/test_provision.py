@@ -61,6 +61,16 @@ def flash_files(flash: Path) -> set[str]:
     return {p.relative_to(flash).as_posix() for p in flash.rglob("*") if p.is_file()}
 
 
+def assert_flash_holds_bundle(flash: Path, firmware: dict[str, bytes]) -> None:
+    """Every file of the bundle, byte for byte, and no other code: the app's own data
+    (its outbox, counters) may appear once it runs, but no module we did not put there."""
+    for path, data in firmware.items():
+        assert (flash / path).read_bytes() == data, path
+    code = {p for p in flash_files(flash) if p.endswith((".py", ".mpy")) or p.startswith("lampctl/")}
+    assert code == set(firmware)
+    assert (flash / "config.json").is_file() and not (flash / "maintenance").exists()
+
+
 def board_config(flash: Path) -> dict:
     return json.loads((flash / "config.json").read_text())
 
@@ -122,7 +132,7 @@ def test_eight_boards_in_one_command_all_provisioned(rig, fleet, tmp_path):
     with live:
         poles = set()
         for vb in vbs:
-            assert flash_files(vb.flash) == set(firmware) | {"config.json"}, vb.name
+            assert_flash_holds_bundle(vb.flash, firmware)
             cfg = board_config(vb.flash)
             poles.add(cfg["device"]["pole"])
             assert cfg["mqtt"]["username"] == cfg["device"]["id"]
@@ -158,7 +168,30 @@ def test_power_cut_mid_sync_stays_unprovisioned_and_next_run_completes(rig, flee
     assert run.returncode == 0, out
     assert set(states(db).values()) == {"provisioned"}
     firmware, _ = load_firmware()
-    assert flash_files(vb.flash) == set(firmware) | {"config.json"}
+    assert_flash_holds_bundle(vb.flash, firmware)
+
+
+def test_laptop_side_killed_mid_sync_next_run_completes(rig, fleet):
+    """The technician's laptop dies (or Ctrl-C) half-way: the board is left mid-transfer."""
+    db, broker = fleet
+    [vb] = rig.start(count=1, baud=115200)
+    proc = subprocess.Popen([sys.executable, "-m", "host_tools", "provision", "--vboards", "--home", str(rig.home),
+                             "--db", str(db), "--broker-host", "127.0.0.1", "--broker-port", str(broker.port),
+                             "--wifi-ssid", "METZ-LIGHTS", "--street", STREET, "--json"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    staging = vb.flash / ".pl_sync.z"
+    deadline = time.monotonic() + 60
+    while not (staging.exists() and staging.stat().st_size > 4096):
+        assert time.monotonic() < deadline and proc.poll() is None, "the sync never started"
+        time.sleep(0.05)
+    proc.kill()
+    proc.wait()
+    assert set(states(db).values()) == {"new"}
+    run = provision(db, broker, rig.home, "--json")
+    assert report(run)["ok"], run.stdout
+    assert set(states(db).values()) == {"provisioned"}
+    firmware, _ = load_firmware()
+    assert_flash_holds_bundle(vb.flash, firmware)
 
 
 def test_reprovision_unchanged_copies_nothing_and_prints_wall_time(rig, fleet):
@@ -173,7 +206,10 @@ def test_reprovision_unchanged_copies_nothing_and_prints_wall_time(rig, fleet):
     assert out["boards"][0]["seconds"] < 10
 
 
-NOISY_MAIN = """\
+# An app logging at ~70% of the line's rate, with its watchdog armed, that shrugs off
+# the first Ctrl-C. (A real UART holds back an app that prints faster than the
+# line; the vboard queues it instead, so the rate stays under the line's.)
+NOISY_LOOP = """\
 import machine, time
 wdt = machine.WDT(timeout=3000)
 n = 0
@@ -183,19 +219,23 @@ while True:
         print("log %d: lamp 80%% ina219 0.61 W bh1750 12.5 lx, mqtt reconnecting..." % n)
         n += 1
         wdt.feed()
-        time.sleep_ms(2)
+        time.sleep_ms(10)
     except KeyboardInterrupt:
-        ignored += 1          # a stubborn app: it shrugs off the first Ctrl-C
+        ignored += 1
         if ignored > 1:
             raise
 """
+# The same app behind the maintenance flag check, as the firmware's main.py does it.
+NOISY_FIRMWARE = "import os\nif 'maintenance' not in os.listdir():\n" + "".join(
+    "    " + line + "\n" for line in NOISY_LOOP.splitlines())
 
 
 def test_busy_logging_board_is_provisioned_every_time(rig, fleet):
     db, broker = fleet
     [vb] = rig.start(count=1, baud=115200)
-    for attempt in range(3):
-        (vb.flash / "main.py").write_text(NOISY_MAIN)
+    # A fresh board whose main.py knows nothing of maintenance mode, then twice our own kind.
+    for attempt, main in enumerate([NOISY_LOOP, NOISY_FIRMWARE, NOISY_FIRMWARE]):
+        (vb.flash / "main.py").write_text(main)
         (vb.flash / "maintenance").unlink(missing_ok=True)
         with vb.control() as c:
             c.reset()
@@ -204,6 +244,7 @@ def test_busy_logging_board_is_provisioned_every_time(rig, fleet):
         out = report(run)
         assert run.returncode == 0, (attempt, out)
         assert "main.py" in out["boards"][0]["copied"]
+        assert not (vb.flash / "maintenance").exists()
     assert set(states(db).values()) == {"provisioned"}
 
 
@@ -211,7 +252,8 @@ def test_dry_run_masks_secrets_and_changes_nothing(rig, fleet):
     db, broker = fleet
     [vb] = rig.start(count=1)
     assert provision(db, broker, rig.home, "--street", STREET).returncode == 0
-    before = {p: (vb.flash / p).read_bytes() for p in flash_files(vb.flash)}
+    firmware, _ = load_firmware()
+    before = {p: (vb.flash / p).read_bytes() for p in [*firmware, "config.json"]}
     (vb.flash / "lampctl" / "lamp.mpy").write_bytes(b"stale")   # something a real run would fix
     run = provision(db, broker, rig.home, "--dry-run")
     assert run.returncode == 0, run.stdout + run.stderr
@@ -219,5 +261,28 @@ def test_dry_run_masks_secrets_and_changes_nothing(rig, fleet):
     assert "would copy 1 file(s)" in run.stdout
     assert_no_secret(run, db)
     assert (vb.flash / "lampctl" / "lamp.mpy").read_bytes() == b"stale"
-    assert {p for p in flash_files(vb.flash)} == set(before)
+    assert {p: (vb.flash / p).read_bytes() for p in before if p != "lampctl/lamp.mpy"} == \
+        {p: b for p, b in before.items() if p != "lampctl/lamp.mpy"}
+    assert set(states(db).values()) == {"provisioned"}
+    moved = provision(db, broker, rig.home, "--dry-run", "--pole-label", f"pilotlight:{SITE}/P-05")
+    assert moved.returncode == 0 and '"pole": "P-05"' in moved.stdout    # a scanned label names the pole
+    assert set(states(db).values()) == {"provisioned"}
+
+
+def test_a_failed_self_test_leaves_the_board_unprovisioned_and_says_what_failed(rig, fleet):
+    db, broker = fleet
+    [vb] = rig.start(count=1)
+    with vb.control() as c:
+        c.fault("sensor_gone", True, address=0x23)     # the light sensor's cable is off
+    run = provision(db, broker, rig.home, "--street", STREET, "--json")
+    out = report(run)
+    board = out["boards"][0]
+    assert run.returncode == 1 and not board["ok"] and board["step"] == "self-test"
+    assert "sensors" in board["error"]
+    assert board["selftest"]["sensors"]["missing"] == ["bh1750@0x23"]
+    assert board["selftest"]["lamp"]["ok"] and board["selftest"]["broker"]["ok"]
+    assert set(states(db).values()) == {"new"}
+    with vb.control() as c:
+        c.fault("sensor_gone", False, address=0x23)    # cable back on: the next run completes
+    assert report(provision(db, broker, rig.home, "--json"))["ok"]
     assert set(states(db).values()) == {"provisioned"}

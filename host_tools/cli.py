@@ -4,6 +4,7 @@ import click
 from .demo import demo
 from .broker.cli import broker
 from .inventory.cli import inventory
+from .provision.cli import provision
 from .vboard.cli import vboard
 
 
@@ -24,6 +25,7 @@ cli.add_command(vboard)
 cli.add_command(inventory)
 cli.add_command(broker)
 cli.add_command(demo)
+cli.add_command(provision)
 
 
 def main():

@@ -3,8 +3,6 @@
 # or raises CommandError, whose text goes into the `ack` as the error.
 import json
 
-from lampctl.program import Program
-
 MAX_PAYLOAD = 1024
 ID_MAX_LEN = 40
 
@@ -98,6 +96,7 @@ def _program(c):
     if "program" not in c:
         raise ValueError("program: missing")
     doc = _check("program", c["program"], "obj")
+    from lampctl.program import Program  # loaded only when a program arrives
     try:
         Program(doc)
     except ValueError as e:
@@ -182,6 +181,8 @@ def parse(name, payload, max_payload=MAX_PAYLOAD):
         c = json.loads(text)
     except (ValueError, RuntimeError):  # RuntimeError: nesting too deep for the parser
         raise CommandError("payload: not valid JSON")
+    except MemoryError:  # the parser's stack: deep nesting within the size limit
+        raise CommandError("payload: nested too deeply to parse")
     if not isinstance(c, dict):
         raise CommandError("payload: expected a JSON object, got %s" % _kind_name(c))
     if "id" not in c:

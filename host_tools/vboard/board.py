@@ -326,6 +326,11 @@ class VirtualBoard:
             self.raw_repl = raw_at > friendly_at
         self.tail = window[-32:]
         self.to_host.send(data)
+        if self.to_host.full:
+            # a UART makes a fast printer wait: stop reading until the line has room
+            loop = asyncio.get_running_loop()
+            loop.remove_reader(self.inner_m)
+            self.to_host.on_room = lambda: loop.add_reader(self.inner_m, self._from_board)
 
     # --- the firmware's requests to the hardware ------------------------------
     async def _bus_client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:

@@ -15,18 +15,29 @@ class Line:
     """
 
     CHUNK_SECONDS = 0.004
+    FULL = 256  # bytes queued before the sender must wait, as on a UART's FIFO
 
     def __init__(self, fd: int, baud: int | None, lossy: bool):
         self.fd = fd
         self.rate = baud / 10 if baud else None
         self.lossy = lossy
         self.buf = bytearray()
+        self.on_room = None  # called once when a full line has room again
         self.wakeup = asyncio.Event()
         self.task = asyncio.get_running_loop().create_task(self._drain())
 
     def send(self, data: bytes) -> None:
         self.buf += data
         self.wakeup.set()
+
+    @property
+    def full(self) -> bool:
+        return len(self.buf) > self.FULL
+
+    def _room(self) -> None:
+        if self.on_room is not None and not self.full:
+            callback, self.on_room = self.on_room, None
+            callback()
 
     def discard(self) -> None:
         self.buf.clear()
@@ -62,6 +73,7 @@ class Line:
                     self.buf.clear()
                 else:
                     await asyncio.sleep(0.002)
+            self._room()
 
     def close(self) -> None:
         self.task.cancel()

@@ -1,0 +1,141 @@
+"""`pilotlight provision`: one command for one board or a whole hub of them."""
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import click
+from rich.console import Console
+
+from ..inventory import default_path
+from ..paths import state_home
+from . import labels, render
+from .flow import Job, load_firmware
+from .parallel import provision_all, summary_table
+from .ports import PortError, explicit_port, usb_ports, vboard_ports
+
+WIFI_KEY_ENV = "PILOTLIGHT_WIFI_KEY"
+
+
+def _ports(port_args, vboards, home):
+    try:
+        found = [explicit_port(p, home) for p in port_args]
+    except PortError as e:
+        raise click.UsageError(str(e)) from None
+    if not port_args:
+        found = usb_ports() + (vboard_ports(home) if vboards else [])
+    return found
+
+
+def _wifi_key(key_file: Path | None) -> str | None:
+    if key_file:
+        return key_file.read_text().strip()
+    return os.environ.get(WIFI_KEY_ENV)
+
+
+@click.command("provision")
+@click.option("--port", "port_args", multiple=True, metavar="PATH",
+              help="A board's serial port (repeat for several). Default: every board found on USB.")
+@click.option("--vboards", is_flag=True, help="Also provision the running virtual boards under --home.")
+@click.option("--home", type=click.Path(path_type=Path), default=None, help="vboard state folder [$PILOTLIGHT_HOME].")
+@click.option("--list", "list_only", is_flag=True, help="Only show which boards are found, then stop.")
+@click.option("--db", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="Inventory file [$PILOTLIGHT_INVENTORY or ~/.pilotlight/inventory.sqlite].")
+@click.option("--board-type", default=None, help="The carrier board (board_configs/), e.g. esp32-devkitc.")
+@click.option("--pole", default=None, help="Put the board on this pole (one board only).")
+@click.option("--pole-label", default=None, metavar="TEXT", help="A scanned pole label (pilotlight:SITE/POLE).")
+@click.option("--street", default=None, help="Put each board on the next free pole of this street.")
+@click.option("--district", default=None, help="The street's district, when its name is not unique.")
+@click.option("--broker-host", envvar="PILOTLIGHT_BROKER_HOST", default=None,
+              help="The broker the boards connect to [$PILOTLIGHT_BROKER_HOST].")
+@click.option("--broker-port", type=click.IntRange(1, 65535), default=1883, show_default=True)
+@click.option("--wifi-ssid", envvar="PILOTLIGHT_WIFI_SSID", default=None, help="The site's Wi-Fi (Wi-Fi boards).")
+@click.option("--wifi-key-file", type=click.Path(path_type=Path, dir_okay=False, exists=True), default=None,
+              help=f"File holding the Wi-Fi key [or ${WIFI_KEY_ENV}]; never on the command line.")
+@click.option("--baud", type=click.IntRange(9600, 3000000), default=115200, show_default=True)
+@click.option("--dry-run", is_flag=True, help="Show what would be written (secrets masked); change nothing.")
+@click.option("--labels", "labels_dir", type=click.Path(path_type=Path, file_okay=False), default=None,
+              help="Write a printable label for each provisioned board into this folder.")
+@click.option("--label-format", type=click.Choice(["svg", "png"]), default="svg", show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="A machine-readable report on stdout (bars on stderr).")
+def provision(port_args, vboards, home, list_only, db, board_type, pole, pole_label, street, district,
+              broker_host, broker_port, wifi_ssid, wifi_key_file, baud, dry_run, labels_dir, label_format, as_json):
+    """Provision boards: identify, bind to a pole, write firmware + config, self-test.
+
+    \b
+    Plug the boards into the hub, then one command does them all in parallel:
+      pilotlight provision --street "Rue Serpenoise" --broker-host mqtt.metz.example \\
+          --wifi-ssid METZ-LIGHTS --board-type esp32-devkitc --labels labels/
+    \b
+    One board onto a known pole (or scan the pole's label):
+      pilotlight provision --port /dev/serial/by-path/...-port0 --pole MZ-00012 ...
+      pilotlight provision --pole-label "pilotlight:metz/MZ-00012" ...
+    \b
+    Run it again at any time: a provisioned board is checked, nothing is copied
+    unless it differs, and a board that failed half-way is completed.
+    Passwords are never shown; --dry-run shows the config with secrets masked.
+
+    Exit code: 0 every board passed, 1 some board failed (see the table),
+    2 bad command line, 3 no board found. Field guide: docs/field-guide.md.
+    """
+    home = home or state_home()
+    ports = _ports(port_args, vboards, home)
+    console = Console(stderr=as_json)
+    if list_only:
+        for p in ports:
+            click.echo(f"{p.path}  ({p.kind}{', ' + p.board_type if p.board_type else ''})")
+    if not ports:
+        console.print("no board found: plug a board in with a data cable (add --vboards for virtual boards), "
+                      "or name its port with --port")
+        sys.exit(3)
+    if list_only:
+        sys.exit(0)
+    if pole_label:
+        if pole:
+            raise click.UsageError("give --pole or --pole-label, not both")
+        try:
+            _, pole, _ = labels.parse_label(pole_label)
+        except labels.LabelError as e:
+            raise click.UsageError(str(e)) from None
+    if pole and len(ports) > 1:
+        raise click.UsageError(f"--pole names one pole but {len(ports)} boards are plugged in: use --port, or --street")
+    if pole and street:
+        raise click.UsageError("give --pole or --street, not both")
+    if not broker_host:
+        raise click.UsageError("--broker-host is needed: the address the boards will reach the broker at")
+    db = db or default_path()
+    if not db.exists():
+        raise click.ClickException(f"{db}: no inventory here: create it with `pilotlight inventory init` and import "
+                                   f"the poles first (or give --db)")
+    t0 = time.monotonic()
+    firmware, version = load_firmware()
+    job = Job(db=db, firmware=firmware, firmware_version=version, board_type=board_type,
+              pole=pole, street=street, district=district, baud=baud, dry_run=dry_run,
+              net=render.Network(broker_host, broker_port, wifi_ssid, _wifi_key(wifi_key_file)))
+    results = provision_all(ports, job, console)
+    wall = time.monotonic() - t0
+    written = []
+    if labels_dir and not dry_run:
+        written = [str(labels.write_label(labels_dir, r.site, r.pole, r.chip_id, label_format))
+                   for r in results if r.ok and r.site and r.pole]
+    ok = all(r.ok for r in results)
+    if as_json:
+        click.echo(json.dumps({"ok": ok, "wall_seconds": round(wall, 3), "firmware_version": version,
+                               "dry_run": dry_run, "labels": written, "boards": [r.to_dict() for r in results]},
+                              indent=2))
+    else:
+        if dry_run:
+            for r in results:
+                if r.config:
+                    console.print(f"[bold]{r.port}[/bold] {r.chip_id} -> pole {r.pole}: would copy "
+                                  f"{len(r.copied)} file(s), remove {len(r.removed)}; config.json:")
+                    # the board type is board_configs/ verbatim: named, not repeated (--json has it all)
+                    console.print_json(json.dumps({**r.config, "board": r.config["board"]["board_type"]}))
+        console.print(summary_table(results))
+        good = sum(r.ok for r in results)
+        console.print(f"{good} of {len(results)} board(s) {'checked' if dry_run else 'provisioned'}, "
+                      f"wall time {wall:.1f} s" + (f"; labels in {labels_dir}" if written else ""))
+    sys.exit(0 if ok else 1)
