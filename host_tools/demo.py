@@ -1,81 +1,126 @@
 """`pilotlight demo`: the main job on the embedded default, end to end on this
-machine: a local Mosquitto, a street of vboards, the firmware copied onto each
-over its serial console with mpremote, and the lamps answering the street."""
+machine. A street's poles go into the inventory (SQLite), a local Mosquitto
+runs the fleet's accounts and ACL, virtual boards are provisioned over their
+serial consoles, and the street is then run from the fleet side over MQTT."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import tempfile
 import time
+from contextlib import ExitStack
 from pathlib import Path
 
 import click
 from rich.console import Console
 from rich.table import Table
 
-from .boards import load_board_type
-from .broker.mosquitto import Mosquitto
-from .firmware_build import build
+from .broker import credentials
+from .broker.local import local_broker
+from .fleet.watch import Watch
+from .inventory import open_inventory, places
+from .inventory.gis_csv import import_csv
 from .vboard.control import VBoardClient
 
+SITE, DISTRICT, STREET, TZ = "demo", "Centre", "Main Street", "CET-1CEST,M3.5.0,M10.5.0/3"
+STREET_GROUP = "centre.main-street"
+TONIGHT = 1795818600  # 2026-11-27 23:30 CET
+PROGRAM = {"id": "main-street", "steps": [{"at": "sunset", "level": 100, "fade": 60},
+                                          {"at": "23:00", "level": 40, "fade": 300},
+                                          {"at": "sunrise", "level": 0, "fade": 120}]}
 console = Console()
 
 
-def _deploy(port: str, bundle: Path) -> None:
-    entries = sorted(p.name for p in bundle.iterdir())
-    subprocess.run([sys.executable, "-m", "mpremote", "connect", port, "resume", "fs", "cp", "-r", *entries, ":"],
-                   cwd=bundle, check=True, capture_output=True, timeout=120)
+def _run(args: list[str], **kw) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "host_tools", *args], check=True, **kw)
 
 
-def _table(clients: list[VBoardClient], title: str) -> Table:
+def _street_csv(path: Path, lamps: int) -> Path:
+    rows = "".join(f"MS-{i:02d},{SITE},{DISTRICT},{STREET},{i},48.8566,{2.3522 + i * 0.0004:.4f}\n"
+                   for i in range(1, lamps + 1))
+    path.write_text("pole_id,site,district,street,position,lat,lon\n" + rows)
+    return path
+
+
+def _table(watch: Watch, rigs: dict[str, VBoardClient], title: str) -> Table:
     t = Table(title=title)
-    for col in ("board", "boots", "driver output", "lamp power W"):
+    for col in ("device", "status", "mode", "program", "level %", "driver output"):
         t.add_column(col)
-    for c in clients:
-        s = c.status()
-        t.add_row(s["name"], str(s["boots"]), f"{s['lamp_level']:.0%}", f"{s['lamp_power_w']:.1f}")
+    for dev, rig in rigs.items():
+        state = _latest(watch, f"pl/{SITE}/{dev}/state")
+        status = _latest(watch, f"pl/{SITE}/{dev}/status", raw=True)
+        t.add_row(dev, status or "?", state.get("mode", "?"), str(state.get("program")), str(state.get("level")),
+                  f"{rig.status()['lamp_level']:.0%}")
     return t
 
 
+def _latest(watch: Watch, topic: str, raw: bool = False):
+    while not watch.messages.empty():
+        watch.seen.append(watch.messages.get())
+    for t, payload, _ in reversed(watch.seen):
+        if t == topic:
+            return payload.decode() if raw else json.loads(payload)
+    return None if raw else {}
+
+
 @click.command()
-@click.option("--boards", default=3, show_default=True, type=click.IntRange(1, 50))
-@click.option("--keep", is_flag=True, help="Leave the boards and broker running until Ctrl-C.")
-def demo(boards: int, keep: bool):
-    """Run a street of virtual lamps on this machine, end to end."""
-    with tempfile.TemporaryDirectory(prefix="pilotlight-demo-") as tmp:
-        home = Path(tmp)
-        broker = Mosquitto(home / "broker").start()
-        console.print(f"[bold]broker[/] Mosquitto on 127.0.0.1:{broker.port}")
-        sup = subprocess.Popen([sys.executable, "-m", "host_tools", "vboard", "run", "--name", "lamp",
-                                "--count", str(boards), "--home", str(home), "--json"],
-                               stdout=subprocess.PIPE, text=True)
-        try:
-            ready = json.loads(sup.stdout.readline())["ready"]
-            console.print(f"[bold]vboards[/] {len(ready)} started: {', '.join(b['port'] for b in ready)}")
-            bundle = home / "bundle"
-            build(bundle)
-            config = {"board": load_board_type("esp32-devkitc"), "default_level": 40,
-                      "presence_level": 100, "presence_hold_s": 3}
-            (bundle / "config.json").write_text(json.dumps(config))
-            with console.status("copying the firmware over each serial console (mpremote)"):
-                for b in ready:
-                    _deploy(b["port"], bundle)
-            clients = [VBoardClient(b["name"], home) for b in ready]
-            for c in clients:
-                c.reset()
-            time.sleep(1.5)
-            console.print(_table(clients, "lamps running their program"))
-            clients[0].pir(True)
-            time.sleep(0.5)
-            console.print(_table(clients, f"motion at {ready[0]['name']}: presence boost"))
-            clients[0].pir(False)
-            if keep:
-                console.print("running; Ctrl-C stops the boards and the broker")
-                sup.wait()
-            for c in clients:
-                c.close()
-        finally:
-            sup.terminate()
-            sup.wait(30)
-            broker.stop()
+@click.option("--lamps", default=4, show_default=True, type=click.IntRange(2, 20), help="Poles on the street.")
+@click.option("--keep", is_flag=True, help="Leave everything running until Ctrl-C.")
+def demo(lamps: int, keep: bool):
+    """Run a street of virtual lamps end to end: inventory, broker, provisioning, fleet."""
+    with tempfile.TemporaryDirectory(prefix="pilotlight-demo-") as tmp, ExitStack() as stack:
+        home, db = Path(tmp), Path(tmp) / "inventory.sqlite"
+        with open_inventory(db, create=True) as inv:
+            report = import_csv(inv, _street_csv(home / "poles.csv", lamps))
+            places.ensure_site(inv, SITE, tz=TZ)
+            fleet = credentials.ensure_fleet_account(inv, "demo-operator")
+            broker = local_broker(inv, home / "broker")
+        console.print(f"[bold]inventory[/] {db.name}: {report.added} poles on {STREET} imported from the GIS CSV")
+        broker.start()
+        stack.callback(broker.stop)
+        console.print(f"[bold]broker[/] Mosquitto on 127.0.0.1:{broker.port}, accounts and ACL from the inventory")
+
+        sup = subprocess.Popen([sys.executable, "-m", "host_tools", "vboard", "run", "--name", "lamp", "--count",
+                                str(lamps), "--home", str(home), "--json"], stdout=subprocess.PIPE, text=True)
+        stack.callback(lambda: (sup.terminate(), sup.wait(30)))
+        ready = json.loads(sup.stdout.readline())["ready"]
+        rigs = {b["unique_id"]: VBoardClient(b["name"], home) for b in ready}
+        for rig in rigs.values():
+            stack.callback(rig.close)
+            rig.set_clock(TONIGHT)  # the rig's world: tonight, 23:30 in Paris
+        console.print(f"[bold]vboards[/] {len(ready)} boards on ptys, e.g. {ready[0]['port']}")
+
+        env = dict(os.environ, PILOTLIGHT_WIFI_KEY="demo-wifi-key")
+        _run(["provision", "--vboards", "--home", str(home), "--db", str(db), "--board-type", "esp32-devkitc",
+              "--street", STREET, "--broker-host", "127.0.0.1", "--broker-port", str(broker.port),
+              "--wifi-ssid", "DEMO-STREET"], env=env)
+
+        # The boards' accounts exist now: the broker reloads its password file and ACL.
+        with open_inventory(db) as inv:
+            broker.reload(inv)
+        watch = Watch(broker.port, f"pl/{SITE}/#", username=fleet.username, password=fleet.password)
+        stack.callback(watch.close)
+        for rig in rigs.values():
+            rig.reset()  # straight back online with the new accounts
+        with console.status("waiting for every lamp to come online"):
+            for dev in rigs:
+                watch.wait(lambda t, p, r, d=dev: t == f"pl/{SITE}/{d}/status" and p == b"online", timeout=60)
+                watch.wait(lambda t, p, r, d=dev: t == f"pl/{SITE}/{d}/state", timeout=30)
+        console.print(_table(watch, rigs, "the street, online"))
+
+        watch.publish(f"pl/{SITE}/group/{STREET_GROUP}/cmd/program", {"id": "demo-1", "program": PROGRAM})
+        for dev in rigs:
+            watch.wait_json("/ack", lambda d: d.get("id") == "demo-1", timeout=20)
+        time.sleep(2)
+        console.print(_table(watch, rigs, f"program {PROGRAM['id']!r} sent to the street group: 40 % after 23:00"))
+
+        first = next(iter(rigs.values()))
+        first.pir(True)
+        time.sleep(1.5)
+        console.print(_table(watch, rigs, "motion at the first pole: it and its neighbours brighten"))
+        first.pir(False)
+        if keep:
+            console.print("running; Ctrl-C stops the boards and the broker")
+            sup.wait()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import getpass
 import os
+import signal
 from pathlib import Path
 
 from ..inventory.db import Inventory
@@ -15,7 +16,14 @@ class LocalBroker(Mosquitto):
     def __init__(self, files: BrokerFiles, settings: BrokerSettings, extra: list[str]):
         super().__init__(files.directory / "local", port=settings.port, extra=extra, anonymous=False)
         self.files = files
+        self.settings = settings
         self.tls_port = settings.tls_port
+
+    def reload(self, inv: Inventory) -> None:
+        """Rewrite the accounts and ACL from the inventory; Mosquitto rereads them on SIGHUP."""
+        write_broker_files(inv, self.files.directory, self.settings)
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGHUP)
 
 
 def local_broker(inv: Inventory, directory: Path, tls: bool = False) -> LocalBroker:

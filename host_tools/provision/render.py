@@ -35,7 +35,8 @@ def render(board_type: dict, board: Board, pole: Pole, site: Site, groups: list[
         raise RenderError(f"site {site.id!r} has no time zone: set it with `pilotlight inventory init --tz`")
     cfg = {
         "board": board_type,
-        "device": {"id": board.device_id, "site": site.id, "pole": pole.id, "street": pole.street,
+        # `street` is the street's group: neighbour presence goes over its topic
+        "device": {"id": board.device_id, "site": site.id, "pole": pole.id, "street": pole.street_group,
                    "position": pole.position, "groups": groups},
         "location": {"lat": float(pole.lat), "lon": float(pole.lon), "tz": site.tz},
         "mqtt": {"host": net.broker_host, "port": net.broker_port, "username": username, "password": password},

@@ -21,7 +21,7 @@ def rendered(board_type="esp32-devkitc", pole=POLE, net=NET):
 
 def test_config_has_identity_place_broker_and_wifi_and_passes_the_boards_own_checks():
     cfg = rendered()
-    assert cfg["device"] == {"id": "240ac4a1b2c3", "site": "metz", "pole": "P-1", "street": "Rue A",
+    assert cfg["device"] == {"id": "240ac4a1b2c3", "site": "metz", "pole": "P-1", "street": "centre.rue-a",
                              "position": 1, "groups": GROUPS}
     assert cfg["location"] == {"lat": 49.12, "lon": 6.17, "tz": SITE.tz}
     assert cfg["mqtt"] == {"host": "mqtt.metz.example", "port": 8883, "username": "240ac4a1b2c3",

@@ -1,0 +1,1 @@
+"""Fleet operations from the host: watching and commanding lamps over MQTT."""
