@@ -17,6 +17,6 @@ def test_demo_provisions_a_street_and_runs_it_over_mqtt():
     online = out.split("the street, online")[1].split("program 'main-street'")[0]
     assert online.count("online") == 3
     after_program = out.split("sent to the street group")[1].split("motion at the first pole")[0]
-    assert after_program.count("main-street") == 3 and after_program.count(" 40 ") == 3
+    assert after_program.count("main-street") == 3 and after_program.count("│ 40 ") == 3
     after_motion = out.split("motion at the first pole")[1]
     assert after_motion.count("presence") >= 2  # the pole and its neighbours
