@@ -1,24 +1,20 @@
 """`pilotlight provision` on vboards (the same serial path as real boards), with a
-real Mosquitto running the fleet's generated accounts and ACL.
-
-The firmware's MQTT client is not wired into the app yet, so "each board connects
-with its own credentials" is proved from the host: the credentials are read from
-the config.json on each board's flash and used by paho against the broker."""
+real Mosquitto running the fleet's generated accounts and ACL: after a roll-out
+the broker reloads the new accounts and every board comes online by itself."""
 from __future__ import annotations
 
 import json
 import os
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
-import paho.mqtt.client as mqtt
 import pytest
 
 from host_tools.broker import credentials
 from host_tools.broker.local import local_broker
+from host_tools.fleet.watch import Watch
 from host_tools.inventory import boards, open_inventory, places
 from host_tools.inventory.gis_csv import import_csv
 from host_tools.provision.flow import load_firmware
@@ -90,32 +86,6 @@ def states(db) -> dict[str, str]:
         return {b.chip_id: b.state for b in boards.list_boards(inv)}
 
 
-def connects_and_shows_online(broker, cfg: dict, fleet_account) -> bool:
-    """The board's own credentials connect, and its status reaches a fleet subscriber."""
-    user, topic = cfg["mqtt"]["username"], f"pl/{SITE}/{cfg['device']['id']}/status"
-    got = threading.Event()
-    watcher = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=fleet_account.username)
-    watcher.username_pw_set(fleet_account.username, fleet_account.password)
-    watcher.on_message = lambda c, u, m: m.payload == b"online" and got.set()
-    watcher.connect("127.0.0.1", broker.port)
-    watcher.subscribe(topic, qos=1)
-    watcher.loop_start()
-    board = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=user)
-    board.username_pw_set(user, cfg["mqtt"]["password"])
-    try:
-        if board.connect("127.0.0.1", broker.port) != 0:
-            return False
-        board.loop_start()
-        time.sleep(0.3)
-        board.publish(topic, b"online", qos=1, retain=True).wait_for_publish(5)
-        return got.wait(5)
-    finally:
-        board.loop_stop()
-        board.disconnect()
-        watcher.loop_stop()
-        watcher.disconnect()
-
-
 def test_eight_boards_in_one_command_all_provisioned(rig, fleet, tmp_path):
     db, broker = fleet
     vbs = rig.start(count=8)
@@ -125,18 +95,25 @@ def test_eight_boards_in_one_command_all_provisioned(rig, fleet, tmp_path):
     assert [b["ok"] for b in out["boards"]] == [True] * 8
     assert set(states(db).values()) == {"provisioned"} and len(states(db)) == 8
     firmware, _ = load_firmware()
-    # As after every roll-out: `broker config` and a reload give the broker the new boards' accounts.
+    # As after every roll-out: the broker reloads the accounts the boards were given.
     with open_inventory(db) as inv:
         operator = credentials.ensure_fleet_account(inv, "fleet")
-        live = local_broker(inv, tmp_path / "broker-reloaded")
-    with live:
+        broker.reload(inv)
+    watch = Watch(broker.port, f"pl/{SITE}/+/status", username=operator.username, password=operator.password)
+    try:
         poles = set()
         for vb in vbs:
             assert_flash_holds_bundle(vb.flash, firmware)
             cfg = board_config(vb.flash)
             poles.add(cfg["device"]["pole"])
-            assert cfg["mqtt"]["username"] == cfg["device"]["id"]
-            assert connects_and_shows_online(live, cfg, operator), vb.name
+            assert cfg["mqtt"]["username"] == cfg["device"]["id"] == vb.unique_id
+            with vb.control() as c:
+                c.reset()  # back from its backoff at once, with an account that now exists
+        for vb in vbs:  # the firmware itself, with its own credentials
+            watch.wait(lambda t, p, r, d=vb.unique_id: t == f"pl/{SITE}/{d}/status" and p == b"online",
+                       timeout=60, what=f"{vb.name} online")
+    finally:
+        watch.close()
     assert len(poles) == 8                      # every board on a pole of its own
     assert len(out["labels"]) == 8 and all(Path(p).read_text().startswith("<svg") for p in out["labels"])
     assert_no_secret(run, db)
