@@ -16,6 +16,7 @@ DEFAULTS = {
     "presence_fade_out_ms": 10000,
     "default_level": 80,
     "tele_interval_s": 300,
+    "neighbour_lamps": 3,   # lamps lit ahead of a walker on the street
 }
 LEVELS = ("failsafe_level", "presence_level", "default_level")
 _cache = None
@@ -101,6 +102,8 @@ def validate(cfg):
     for key in LEVELS:
         if not 0 <= cfg[key] <= 100:
             raise ConfigError("%s: %d is out of range [0, 100]" % (key, cfg[key]))
+    if not 0 <= cfg["neighbour_lamps"] <= 10:
+        raise ConfigError("neighbour_lamps: %d is out of range [0, 10]" % cfg["neighbour_lamps"])
     for key in ("presence_fade_in_ms", "presence_fade_out_ms"):
         if not 0 <= cfg[key] <= 600000:
             raise ConfigError("%s: %d is out of range [0, 600000]" % (key, cfg[key]))

@@ -133,7 +133,7 @@ def safe_mode():
     try:
         from lampctl.link import Link
         link = Link(config.load(), None, None)
-        link._start()  # brings the interface up, nothing else
+        link.start()  # brings the interface up, nothing else
     except Exception as e:
         print("pilotlight: safe mode without network:", e)
 

@@ -35,7 +35,7 @@ class Link:
         except OSError:
             return None
 
-    def _start(self):
+    def start(self):
         if self.ethernet:
             eth = self.cfg["board"]["ethernet"]
             import machine
@@ -64,7 +64,7 @@ class Link:
         while True:
             if not self.online:
                 try:
-                    self._start()
+                    self.start()
                 except OSError as e:
                     self.events.emit("link_error", None, detail=str(e))
                 waited = 0

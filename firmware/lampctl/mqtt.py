@@ -32,7 +32,11 @@ def tls_context(cafile, certfile=None, keyfile=None):
 
 class MQTTClient:
     """on_message(topic, payload, retained) is called with bytes, from the
-    reader task: keep it short (queue the work). on_connect(session_present)
+    reader task: keep it short (queue the work). If it returns True for a QoS 1
+    message, the PUBACK waits for puback(client.token), so a message the app
+    lost (a reset) is delivered again; any other return value acknowledges at
+    once. pause()/resume() stop and restart reading (flow control: the
+    broker's own in-flight window cannot be relied on). on_connect(session_present)
     runs after every (re)connect, on_oversize(topic, size) when a message
     larger than max_msg is skipped."""
 
@@ -80,6 +84,8 @@ class MQTTClient:
         self._lock = asyncio.Lock()
         self._changed = asyncio.Event()   # a PUBACK or a connection change
         self._dead = asyncio.Event()
+        self._resume = asyncio.Event()    # cleared while the app wants no more messages
+        self._resume.set()
         self._subs = []                   # [(topic, qos)]
         self._inflight = {}               # pid -> [order, topic, payload, retain, sent_on_conn]
         self._order = 0
@@ -94,6 +100,7 @@ class MQTTClient:
         self.reconnects = 0
         self.oversize = 0
         self.last_error = None
+        self.token = (0, 0)               # (connection, packet id) of the message being delivered
 
     # -- the app's side -------------------------------------------------
 
@@ -320,8 +327,19 @@ class MQTTClient:
             if length is not None:
                 return first, length
 
+    def pause(self):
+        """Stop reading after the current packet (the app's inbox is full):
+        TCP holds the rest at the broker. resume() reads on."""
+        self._resume.clear()
+
+    def resume(self):
+        self._resume.set()
+
     async def _reader(self):
         while True:
+            if not self._resume.is_set():
+                await self._resume.wait()
+                self._last_rx = time.ticks_ms()  # paused by us: not a silent broker
             first, length = await self._read_header()
             kind = first & 0xF0
             if kind == codec.PUBLISH:
@@ -363,9 +381,11 @@ class MQTTClient:
             if self.on_oversize:
                 self.on_oversize(topic, length)
         elif self.on_message:
+            self.token = (self._conn, pid)
             try:
-                self.on_message(bytes(self._rxmv[2:topic_end]), bytes(self._rxmv[start:length]),
-                                bool(first & 1))
+                if self.on_message(bytes(self._rxmv[2:topic_end]), bytes(self._rxmv[start:length]),
+                                   bool(first & 1)) is True and pid:
+                    return  # the app took it and will call puback(token)
             except Exception as e:  # a failing handler must not make the broker redeliver forever
                 self.last_error = "on_message: %s: %s" % (type(e).__name__, e)
         if pid:
@@ -373,13 +393,28 @@ class MQTTClient:
                 n = codec.puback_into(self._tx, pid)
                 await self._write(self._txmv[:n])
 
+    async def puback(self, token):
+        """Acknowledge a QoS 1 message whose on_message returned True, once the
+        app is done with it. A token of an earlier connection is ignored (the
+        broker delivers that message again on the new one)."""
+        conn, pid = token
+        if not pid or conn != self._conn or self._stream is None:
+            return
+        try:
+            async with self._lock:
+                n = codec.puback_into(self._tx, pid)
+                await self._write(self._txmv[:n])
+        except OSError as e:
+            self._broken(e)
+
     async def _keepalive(self):
         tick = max(100, min(self.ping_every_ms, self.ping_timeout_ms) // 4)
         self._last_rx = self._last_tx = time.ticks_ms()
         while True:
             await asyncio.sleep_ms(tick)
             now = time.ticks_ms()
-            if time.ticks_diff(now, self._last_rx) > self.ping_every_ms + self.ping_timeout_ms:
+            if self._resume.is_set() and \
+                    time.ticks_diff(now, self._last_rx) > self.ping_every_ms + self.ping_timeout_ms:
                 raise OSError("no answer from the broker for %d ms (half-open connection)"
                               % time.ticks_diff(now, self._last_rx))
             idle = max(time.ticks_diff(now, self._last_tx), time.ticks_diff(now, self._last_rx))

@@ -9,6 +9,7 @@ import machine
 
 from lampctl import clock, commands, store
 from lampctl.presence import Neighbours
+from lampctl.uplink import digest
 
 INBOX_MAX = 8
 PROGRAM_PATH = "program.json"
@@ -25,11 +26,11 @@ class Remote:
         self.recent = commands.RecentIds(32)
         self.inbox = []
         self.wake = asyncio.Event()
-        self.dropped = 0
         site = dev["site"]
         self.street = dev.get("street")
         self.presence_topic = "pl/%s/group/%s/presence" % (site, self.street) if self.street else None
-        self.neighbours = Neighbours(dev["id"], dev.get("position", 0)) if self.street else None
+        self.neighbours = Neighbours(dev["id"], dev.get("position", 0), ahead=cfg.get("neighbour_lamps", 3)) \
+            if self.street else None
         client.subscribe("pl/%s/%s/cmd/+" % (site, dev["id"]))
         for group in dev.get("groups") or ():
             client.subscribe("pl/%s/group/%s/cmd/+" % (site, group))
@@ -38,15 +39,22 @@ class Remote:
         ctl.on_announce = self.announce
 
     # --- from the MQTT reader: queue, never work here -------------------------
-    def on_message(self, topic, payload, _retained):
+    def on_message(self, topic, payload, retained):
+        """Queue a message. A full inbox pauses the client's reader, so a
+        burst waits in TCP and at the broker, not in RAM; True holds the
+        PUBACK until run() is done with the message (a command lost to a power
+        cut is delivered again). A retained command is stale by definition
+        (it would replay after every reboot): it is ignored."""
+        if retained:
+            return False
+        self.inbox.append((topic, payload, self.client.token))
         if len(self.inbox) >= INBOX_MAX:
-            self.dropped += 1  # a burst beyond what the lamp needs: QoS 1 will not resend it
-            return
-        self.inbox.append((bytes(topic), bytes(payload)))
+            self.client.pause()
         self.wake.set()
+        return True
 
     def on_oversize(self, topic, size):
-        self.inbox.append((bytes(topic), None))
+        self.inbox.append((bytes(topic), None, None))
         self.wake.set()
 
     async def run(self):
@@ -54,36 +62,51 @@ class Remote:
             await self.wake.wait()
             self.wake.clear()
             while self.inbox:
-                topic, payload = self.inbox.pop(0)
-                if self.presence_topic and topic == self.presence_topic.encode():
-                    await self._neighbour(payload)
-                else:
-                    await self._command(topic, payload)
+                topic, payload, token = self.inbox.pop(0)
+                if not self.inbox:
+                    self.client.resume()  # read a batch again (PUBACKs wait behind it)
+                try:
+                    if self.presence_topic and topic == self.presence_topic.encode():
+                        await self._neighbour(payload)
+                    else:
+                        await self._command(topic, payload, token)
+                except Exception as e:  # one message must never stop the command task
+                    self.events.emit("command_failed", None, detail="%s: %s" % (type(e).__name__, e))
+                if token is not None:
+                    await self.client.puback(token)
 
     # --- commands ---------------------------------------------------------------
-    async def _command(self, topic, payload):
+    async def _command(self, topic, payload, token=None):
         name = commands.name_from_topic(topic)
         if payload is None:
-            await self.uplink.ack(None, False, "payload: larger than this board accepts")
+            self.uplink.ack(None, False, "payload: larger than this board accepts")
             return
         try:
             cmd = commands.parse(name, payload)
         except commands.CommandError as e:
-            await self.uplink.ack(e.id, False, str(e))
+            self.uplink.ack(e.id, False, str(e))
             return
         if cmd["id"] in self.recent:
-            await self.uplink.ack(cmd["id"], True, duplicate=True)
+            self.uplink.ack(cmd["id"], True, duplicate=True)
             return
         try:
             extra = self._apply(cmd) or {}
         except ValueError as e:  # valid in form, refused by the lamp's own rules
-            await self.uplink.ack(cmd["id"], False, str(e))
+            self.uplink.ack(cmd["id"], False, str(e))
             return
         self.recent.add(cmd["id"])
-        await self.uplink.ack(cmd["id"], True, **extra)
+        self.uplink.ack(cmd["id"], True, **extra)
         if cmd["cmd"] == "reboot":
             await asyncio.sleep(cmd["delay_s"])
+            if token is not None:
+                await self.client.puback(token)  # else the broker delivers it again after the reset
+            for _ in range(40):  # up to 2 s for the ack to reach the broker
+                if not self.uplink.flying:
+                    break
+                await asyncio.sleep_ms(50)
             self.ctl.prepare_reset()
+            from lampctl import sensing
+            sensing.save_counters()  # a planned reboot loses no energy
             machine.reset()
 
     def _apply(self, cmd):
@@ -105,6 +128,9 @@ class Remote:
             ctl.persist()
         elif name == "config":
             ctl.configure(cmd["set"])
+            self.uplink.config_hash = digest(self.cfg)  # the state shows the change
+            if self.neighbours is not None and "neighbour_lamps" in cmd["set"]:
+                self.neighbours.ahead = cmd["set"]["neighbour_lamps"]
         elif name == "identify":
             ctl.identify(cmd["duration_s"] * 1000)
         elif name == "time":

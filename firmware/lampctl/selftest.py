@@ -53,7 +53,7 @@ def _network_up(cfg):
     # The app's own bring-up (Wi-Fi or Ethernet), so the test passes only if the app can.
     from lampctl.link import Link
     link = Link(cfg, None, None)
-    link._start()
+    link.start()
     nic = link.nic
     if nic is None:
         return False

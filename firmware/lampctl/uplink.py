@@ -2,6 +2,8 @@
 # `event`s and `ack`s, each with `seq` (monotonic per boot) and `ts` (UTC, or
 # null while the clock is unknown). While offline, events and telemetry wait in
 # the flash outbox and go out in order, with their original ts, on reconnect.
+# Nothing here waits on the network: a producer makes the uplinks on time and
+# a drain task empties the outbox.
 import asyncio
 import gc
 import json
@@ -32,7 +34,9 @@ class Uplink:
         self.seq = 0
         self.outbox = Outbox()
         self.last_state = None
-        self.heap_low = gc.mem_free()
+        self.flying = 0  # fast-path publishes awaiting their PUBACK
+        self.oversize = 0  # uplinks too long to send or store
+        self.heap_low = None  # the lowest heap_free reported since boot
         self.started = time.ticks_ms()
         self.config_hash = digest(cfg)
 
@@ -40,26 +44,46 @@ class Uplink:
         self.seq += 1
         body["seq"] = self.seq
         body["ts"] = ts if ts is not None else (clock.utc() if self.ctl.clock_ok else None)
-        return json.dumps(body)
+        return json.dumps(body, separators=(",", ":"))  # no spaces: ~10 % of a lamp's daily bytes
 
-    async def send(self, kind, body, ts=None):
-        """event/tele: published now if online, else kept in the outbox."""
+    def send(self, kind, body, ts=None):
+        """event/tele: handed to the client now if online and nothing older
+        waits, else kept in the outbox. Never waits on the network, so the
+        telemetry clock keeps ticking through an outage."""
         payload = self._stamp(body, ts)
-        if self.client.connected and not self.outbox.pending():
+        if self.client.connected and not self.outbox.pending() and self.flying < self.client.max_inflight:
+            self._launch(kind, payload)
+        else:
             try:
-                await self.client.publish(self.root + "/" + kind, payload, qos=1)
-                return
-            except ValueError:
-                return  # larger than the broker link allows: nothing to retry
-        self.outbox.put(EVENT if kind == "event" else TELE, payload)
+                self.outbox.put(EVENT if kind == "event" else TELE, payload)
+            except ValueError:  # longer than an outbox record: counted, never fatal
+                self.oversize += 1
 
-    async def ack(self, cmd_id, ok, error=None, **extra):
+    def _launch(self, kind, payload, retain=False, qos=1):
+        # The client keeps a QoS 1 message queued across a reconnect, so the
+        # PUBACK is awaited in a task of its own, not by the producer.
+        self.flying += 1
+        asyncio.create_task(self._publish(self.root + "/" + kind, payload, retain, qos))
+
+    async def _publish(self, topic, payload, retain, qos):
+        try:
+            await self.client.publish(topic, payload, qos=qos, retain=retain)
+        except ValueError:
+            self.oversize += 1  # larger than the broker link allows: nothing to retry
+        finally:
+            self.flying -= 1
+
+    def ack(self, cmd_id, ok, error=None, **extra):
+        """Answer a command; never waits, so the command task keeps emptying
+        its inbox while the client's reader is paused. Under a burst, once the
+        client's QoS 1 window is full, answers go at QoS 0: a QoS 1 answer
+        holds RAM until its PUBACK, which may sit behind the burst in TCP."""
         body = {"id": cmd_id, "ok": ok}
         if error is not None:
             body["error"] = error
         body.update(extra)
         if self.client.connected:
-            await self.client.publish(self.root + "/ack", self._stamp(body), qos=1)
+            self._launch("ack", self._stamp(body), qos=1 if self.flying < self.client.max_inflight else 0)
 
     def state(self):
         ctl = self.ctl
@@ -72,8 +96,9 @@ class Uplink:
 
     def tele(self):
         meter, sensors = self.sensing.meter, self.sensing.sensors
+        gc.collect()  # free heap after a collection: the headroom, not the garbage of the moment
         free = gc.mem_free()
-        self.heap_low = min(self.heap_low, free)
+        self.heap_low = free if self.heap_low is None else min(self.heap_low, free)
         body = {
             "power_w": meter.power_w, "estimated": meter.estimated, "energy_wh": round(meter.energy_wh(), 2),
             "burn_h": round(meter.burn_hours(), 3), "cycles": meter.cycles, "lux": sensors.lux,
@@ -81,33 +106,40 @@ class Uplink:
             "uptime_s": time.ticks_diff(time.ticks_ms(), self.started) // 1000, "loop_lag_ms": self.ctl.take_lag(),
         }
         stats = self.outbox.stats()
-        if stats["dropped_event"] or stats["dropped_tele"]:
-            body["dropped"] = stats["dropped_event"] + stats["dropped_tele"]
+        dropped = stats["dropped_event"] + stats["dropped_tele"] + self.oversize
+        if dropped:
+            body["dropped"] = dropped
         return body
 
     async def _drain(self):
-        while self.client.connected:
-            rec = self.outbox.peek()
+        """Send what the outbox holds, oldest first, each removed only once the
+        broker has it. Its own task: it may wait out an outage mid-record."""
+        while True:
+            rec = self.outbox.peek() if self.client.connected else None
             if rec is None:
-                return
-            await self.client.publish(self.root + "/" + rec[0], rec[1], qos=1)
+                await asyncio.sleep_ms(STATE_EVERY_MS)
+                continue
+            try:
+                await self.client.publish(self.root + "/" + rec[0], rec[1], qos=1)
+            except ValueError:
+                self.oversize += 1  # can never go out: do not let it block the rest
             self.outbox.pop(rec)
 
     async def run(self):
+        asyncio.create_task(self._drain())
         tele_ms = self.cfg["tele_interval_s"] * 1000
         next_tele = time.ticks_ms()
         while True:
             for e in self.events.take():
-                await self.send("event", e, e.pop("ts"))
+                self.send("event", e, e.pop("ts"))
             if self.client.connected:
-                await self._drain()
                 st = self.state()
                 if st != self.last_state:
-                    await self.client.publish(self.root + "/state", self._stamp(dict(st)), qos=1, retain=True)
+                    self._launch("state", self._stamp(dict(st)), retain=True)
                     self.last_state = st
             if time.ticks_diff(time.ticks_ms(), next_tele) >= 0:
                 next_tele = time.ticks_add(next_tele, tele_ms)
-                await self.send("tele", self.tele())
+                self.send("tele", self.tele())
             await asyncio.sleep_ms(STATE_EVERY_MS)
 
     def reconnected(self, _session_present):
