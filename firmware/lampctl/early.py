@@ -6,7 +6,7 @@
 import machine
 import sys
 
-from lampctl import config
+from lampctl import config, store
 
 MAINTENANCE_FLAG = "maintenance"
 CRASH_LOG = "crash.log"
@@ -26,13 +26,6 @@ def light_lamp():
     Lamp(cfg["board"]["lamp"], cfg["failsafe_level"])
 
 
-def _exists(path):
-    import os
-    try:
-        os.stat(path)
-        return True
-    except OSError:
-        return False
 
 
 def _record():
@@ -78,7 +71,7 @@ def boot_mode():
             _bump(rec, CRASHES)
             _bump(rec, WDT_RESETS)
         _keep(rec)
-    if _exists(MAINTENANCE_FLAG):
+    if store.exists(MAINTENANCE_FLAG):
         print("pilotlight: maintenance mode, app not started")
         return MAINTENANCE
     try:

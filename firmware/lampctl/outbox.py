@@ -20,6 +20,8 @@ import binascii
 import json
 import os
 
+from lampctl import store
+
 EVENT = "event"
 TELE = "tele"
 KINDS = (EVENT, TELE)
@@ -27,12 +29,6 @@ _PREFIX = {EVENT: "e", TELE: "t"}
 _DROPS = "drops"
 
 
-def _exists(path):
-    try:
-        os.stat(path)
-        return True
-    except OSError:
-        return False
 
 
 def _crc(payload):
@@ -70,7 +66,7 @@ class Outbox:
         self._peeked = {EVENT: None, TELE: None}  # type: dict  # (ordinal, payload, next offset)
         self._bytes = 0
         self._next = 1
-        if not _exists(root):
+        if not store.exists(root):
             os.mkdir(root)
         self._load()
 

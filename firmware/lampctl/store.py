@@ -18,6 +18,14 @@ def write_atomic(path, text):
     os.rename(tmp, path)
 
 
+def exists(path):
+    try:
+        os.stat(path)
+        return True
+    except OSError:
+        return False
+
+
 def read_text(path):
     """The file's text, or None when it does not exist."""
     try:

@@ -7,7 +7,6 @@ JTAG debugger on the same laptop is never written to. Hub slots are named by
 have no serial number, and /dev/ttyUSB numbers change with plug order."""
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -72,16 +71,9 @@ def usb_ports(infos=None, by_path_dir: Path = BY_PATH) -> list[Port]:
 
 def vboard_ports(home: Path) -> list[Port]:
     """The running vboards under a state home (their board.json), by port link."""
-    from ..vboard.board import pid_alive
-    found = []
-    for state_file in sorted((home / "vboards").glob("*/board.json")):
-        try:
-            state = json.loads(state_file.read_text())
-        except (OSError, ValueError):
-            continue
-        if pid_alive(state.get("supervisor_pid", 0)) and Path(state["port"]).exists():
-            found.append(Port(state["port"], "vboard", state.get("board_type")))
-    return found
+    from ..vboard.host import list_boards
+    return [Port(b["port"], "vboard", b.get("board_type")) for b in list_boards(home)
+            if b["alive"] and Path(b["port"]).exists()]
 
 
 def explicit_port(path: str, home: Path | None = None) -> Port:
