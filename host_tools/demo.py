@@ -9,7 +9,6 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
 from contextlib import ExitStack
 from pathlib import Path
 
@@ -112,13 +111,15 @@ def demo(lamps: int, keep: bool):
 
         watch.publish(f"pl/{SITE}/group/{STREET_GROUP}/cmd/program", {"id": "demo-1", "program": PROGRAM})
         for dev in rigs:
-            watch.wait_json("/ack", lambda d: d.get("id") == "demo-1", timeout=20)
-        time.sleep(2)
+            watch.wait_json(f"{dev}/ack", lambda d: d.get("id") == "demo-1", timeout=20)
+            watch.wait_json(f"{dev}/state", lambda d: d.get("program") == PROGRAM["id"] and d.get("level") == 40,
+                            timeout=20)
         console.print(_table(watch, rigs, f"program {PROGRAM['id']!r} sent to the street group: 40 % after 23:00"))
 
         first = next(iter(rigs.values()))
         first.pir(True)
-        time.sleep(1.5)
+        for dev in list(rigs)[:2]:  # the pole itself and its neighbour
+            watch.wait_json(f"{dev}/state", lambda d: d.get("mode") == "presence", timeout=20)
         console.print(_table(watch, rigs, "motion at the first pole: it and its neighbours brighten"))
         first.pir(False)
         if keep:

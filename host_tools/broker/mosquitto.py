@@ -5,6 +5,7 @@ the listener section so callers add auth, ACLs, TLS or persistence.
 """
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import subprocess
@@ -44,7 +45,11 @@ class Mosquitto:
     def write_config(self) -> Path:
         self.conf_dir.mkdir(parents=True, exist_ok=True)
         conf = self.conf_dir / "mosquitto.conf"
+        # Started as root, Mosquitto drops to its own account, which can read
+        # neither our 0600 files nor write its persistence here: stay ourselves.
+        run_as = [] if os.geteuid() or any(x.startswith("user ") for x in self.extra) else ["user root"]
         lines = [
+            *run_as,
             "per_listener_settings false",
             f"allow_anonymous {'true' if self.anonymous else 'false'}",
             f"persistence_location {self.conf_dir}/",
