@@ -54,15 +54,24 @@ def schedule(fn, arg):
 
 
 def _events(sock):
+    # This thread is the board's interrupt lines: it must outlive any one
+    # event (a dead thread would be a PIR that never fires again).
     while True:
-        line = sock.readline()
+        try:
+            line = sock.readline()
+        except OSError:
+            continue  # interrupted (a signal, the GC scanning this thread): read again
         if not line:
-            return
-        parts = line.decode().split()
-        _last[parts[0]] = parts[1:]
-        handler = _handlers.get(parts[0])
-        if handler:
-            handler(parts[1:])
+            return  # the supervisor is gone: so is the board
+        try:
+            parts = line.decode().split()
+            _last[parts[0]] = parts[1:]
+            handler = _handlers.get(parts[0])
+            if handler:
+                handler(parts[1:])
+        except Exception as e:
+            import sys
+            sys.print_exception(e)
 
 
 _thread.start_new_thread(_events, (_open(b"EVT"),))
