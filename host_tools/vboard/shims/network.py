@@ -32,9 +32,14 @@ _hostname = ["esp32"]
 
 
 def _net(args):
+    # event thread: only set the flag; the socket side runs on the main thread
     _link[0] = args[0] == "1"
+    _vbus.schedule(_tell_sockets, _link[0])
+
+
+def _tell_sockets(up):
     import socket
-    socket._link_changed(_link[0])
+    socket._link_changed(up)
 
 
 _vbus.on("NET", _net)

@@ -11,9 +11,10 @@ _up = [uos.getenv("VBOARD_NET") != "0"]
 
 
 def _link_changed(up):
+    # on the main thread (scheduled by network.py)
     _up[0] = up
     if not up:
-        _vbus.schedule(_close_all, None)
+        _close_all(None)
 
 
 def _close_all(_):
