@@ -43,6 +43,27 @@ def best_range(lux, lux_per_count, target_count):
     return best
 
 
+# Light sensors range themselves: counts they aim for, step up below, step down above.
+FULL = 0xFFFF
+TARGET, LOW, HIGH = 20000, 1000, 55000
+
+
+def ranged_lux(sensor, count, lux_per_count, now_ms):
+    """Lux for `count` in the sensor's current range, choosing a better range
+    for the next reading (sensor._select); None while saturated, after which
+    the least sensitive range is taken."""
+    if count >= FULL and sensor.range > 0:
+        sensor._select(0, now_ms)
+        return None
+    lux = count * lux_per_count[sensor.range]
+    if (count < LOW and sensor.range < len(lux_per_count) - 1) or count > HIGH:
+        best = best_range(lux, lux_per_count, TARGET)
+        if best != sensor.range:
+            sensor._select(best, now_ms)
+    return lux
+
+
+
 class I2CDevice:
     """One chip on a machine.I2C bus; a NAK becomes SensorAbsent."""
 

@@ -1,14 +1,12 @@
 # ROHM BH1750 ambient light sensor, auto-ranging between bright daylight
 # (1.9 lx per count, up to 121 klx) and dusk (0.11 lx per count) by its
 # measurement mode and measurement time register (MTreg).
-from lampctl.drivers import I2CDevice, best_range, ticks_add, ticks_diff
+from lampctl.drivers import I2CDevice, ranged_lux, ticks_add, ticks_diff
 
 POWER_ON, CONT_HRES, CONT_HRES2 = 0x01, 0x10, 0x11
 # (mode, MTreg), least to most sensitive.
 RANGES = ((CONT_HRES, 31), (CONT_HRES, 69), (CONT_HRES2, 138), (CONT_HRES2, 254))
 LUX_PER_COUNT = tuple((1 / 1.2) * (69 / mt) / (2 if mode == CONT_HRES2 else 1) for mode, mt in RANGES)
-FULL = 0xFFFF
-TARGET, LOW, HIGH = 20000, 1000, 55000  # counts: aim for / step up below / step down above
 MAX_CONVERSION_MS = 180  # at MTreg 69, datasheet maximum; scales with MTreg
 
 
@@ -41,15 +39,9 @@ class BH1750(I2CDevice):
             if abs(a - b) > 2 + max(a, b) // 32:
                 raise self.invalid("reads of one conversion disagree: %d and %d counts" % (a, b))
             a = b
-        if b >= FULL and self.range > 0:
-            self._select(0, now_ms)  # saturated: the light is beyond this range
-            return None
-        lux = b * LUX_PER_COUNT[self.range]
-        if (b < LOW and self.range < len(RANGES) - 1) or b > HIGH:
-            best = best_range(lux, LUX_PER_COUNT, TARGET)
-            if best != self.range:
-                self._select(best, now_ms)
-        self.lux = lux
+        lux = ranged_lux(self, b, LUX_PER_COUNT, now_ms)
+        if lux is not None:
+            self.lux = lux
         return lux
 
     def _select(self, index, now_ms):

@@ -1,7 +1,7 @@
 # Vishay VEML7700 ambient light sensor, auto-ranging over gain and
 # integration time from 2.15 lx per count (up to 140 klx) to 0.0042 lx per
 # count. Registers are 16-bit little-endian words behind a command code.
-from lampctl.drivers import I2CDevice, best_range, ticks_add, ticks_diff
+from lampctl.drivers import I2CDevice, ranged_lux, ticks_add, ticks_diff
 
 REG_CONF, REG_ALS, REG_ID = 0x00, 0x04, 0x07
 DEVICE_ID = 0x81
@@ -10,8 +10,6 @@ RANGES = ((2, 0xC, 0.125, 25), (2, 0x8, 0.125, 50), (2, 0x0, 0.125, 100), (3, 0x
           (0, 0x0, 1.0, 100), (1, 0x0, 2.0, 100), (1, 0x1, 2.0, 200), (1, 0x2, 2.0, 400),
           (1, 0x3, 2.0, 800))
 LUX_PER_COUNT = tuple(0.0042 * (2.0 / gain) * (800 / ms) for _g, _t, gain, ms in RANGES)
-FULL = 0xFFFF
-TARGET, LOW, HIGH = 20000, 1000, 55000  # counts: aim for / step up below / step down above
 
 
 class VEML7700(I2CDevice):
@@ -40,15 +38,9 @@ class VEML7700(I2CDevice):
         if ticks_diff(now_ms, self._ready_ms) < 0:
             return None
         count = self._get(REG_ALS)
-        if count >= FULL and self.range > 0:
-            self._select(0, now_ms)  # saturated: the light is beyond this range
-            return None
-        lux = count * LUX_PER_COUNT[self.range]
-        if (count < LOW and self.range < len(RANGES) - 1) or count > HIGH:
-            best = best_range(lux, LUX_PER_COUNT, TARGET)
-            if best != self.range:
-                self._select(best, now_ms)
-        self.lux = lux
+        lux = ranged_lux(self, count, LUX_PER_COUNT, now_ms)
+        if lux is not None:
+            self.lux = lux
         return lux
 
     def _select(self, index, now_ms):
