@@ -4,7 +4,7 @@
 # change of source mid-fade never jumps), and the constant-light-output factor.
 # Pure logic: `now` is time.ticks_ms(), `utc` the RTC's UTC seconds or None
 # while the clock is not valid.
-from lampctl.presence import ticks_diff
+from lampctl.ticks import ticks_diff
 from lampctl.program import clamp_level
 
 SCHEDULE, PRESENCE, OVERRIDE, FAILSAFE = "schedule", "presence", "override", "failsafe"

@@ -4,7 +4,7 @@
 # has been gone for a while; update() returns those transitions as events.
 # Pure logic: time comes in as now_ms (time.ticks_ms() values).
 from lampctl.board_config import ConfigError
-from lampctl.drivers import ticks_diff
+from lampctl.ticks import ticks_diff
 from lampctl.metering import expected_power_w
 
 # The `diagnostics` object of the board's config.json; every key optional.

@@ -5,7 +5,7 @@
 # Pure logic: time comes in as now_ms (time.ticks_ms() values).
 import json
 
-from lampctl.drivers import ticks_diff
+from lampctl.ticks import ticks_diff
 from lampctl.store import read_text, write_atomic
 
 # A save waits at least this long after the previous one: at most 96 writes a day.

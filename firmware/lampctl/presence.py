@@ -3,17 +3,13 @@
 # time.ticks_ms() returns it (wrapping at 2**30; differences are wrap-safe),
 # so tests drive the clock. The fades themselves are the arbiter's.
 
-_PERIOD = 1 << 30
-_HALF = _PERIOD >> 1
+from lampctl.ticks import TICKS_PERIOD, ticks_add, ticks_diff
+
+_HALF = TICKS_PERIOD >> 1
 
 IGNORED = 0    # bounce, chatter, or too soon after the last accepted motion
 HELD = 1       # accepted: the hold time restarts
 ANNOUNCE = 2   # accepted, and worth telling the neighbours about
-
-
-def ticks_diff(a, b):
-    """a - b for ms tick counts that wrap at 2**30 (time.ticks_diff's rule)."""
-    return ((a - b + _HALF) & (_PERIOD - 1)) - _HALF
 
 
 class Presence:
@@ -79,9 +75,9 @@ class Presence:
 
     def hold(self, now, hold_ms):
         """Keep the presence level until `hold_ms` after `now` (never shortens a hold)."""
-        until = now + hold_ms
+        until = ticks_add(now, hold_ms)
         if self._until is None or ticks_diff(until, self._until) > 0:
-            self._until = until & (_PERIOD - 1)
+            self._until = until
 
     @property
     def chattering(self):

@@ -3,7 +3,8 @@
 # missing or misbehaves is restarted on a growing backoff and listed by
 # errors(); nothing here raises into the control loop.
 # Pure logic: the bus comes in (a machine.I2C), time comes in as now_ms.
-from lampctl.drivers import SensorConfigError, SensorError, ticks_add, ticks_diff
+from lampctl.drivers import SensorConfigError, SensorError
+from lampctl.ticks import ticks_add, ticks_diff
 
 FIRST_RETRY_MS = 1000
 MAX_RETRY_MS = 5 * 60 * 1000

@@ -20,17 +20,6 @@ class SensorConfigError(ValueError):
     """The board config asks a chip for something it cannot do."""
 
 
-# time.ticks_diff/ticks_add for the ESP32's 30-bit millisecond counter, in plain
-# arithmetic so that modules taking now_ms (time.ticks_ms()) also run under CPython.
-TICKS_PERIOD = 0x40000000
-
-
-def ticks_diff(a, b):
-    return ((a - b + TICKS_PERIOD // 2) & (TICKS_PERIOD - 1)) - TICKS_PERIOD // 2
-
-
-def ticks_add(a, delta):
-    return (a + delta) & (TICKS_PERIOD - 1)
 
 
 def best_range(lux, lux_per_count, target_count):

@@ -1,7 +1,8 @@
 # ROHM BH1750 ambient light sensor, auto-ranging between bright daylight
 # (1.9 lx per count, up to 121 klx) and dusk (0.11 lx per count) by its
 # measurement mode and measurement time register (MTreg).
-from lampctl.drivers import I2CDevice, ranged_lux, ticks_add, ticks_diff
+from lampctl.drivers import I2CDevice, ranged_lux
+from lampctl.ticks import ticks_add, ticks_diff
 
 POWER_ON, CONT_HRES, CONT_HRES2 = 0x01, 0x10, 0x11
 # (mode, MTreg), least to most sensitive.

@@ -1,7 +1,8 @@
 # Vishay VEML7700 ambient light sensor, auto-ranging over gain and
 # integration time from 2.15 lx per count (up to 140 klx) to 0.0042 lx per
 # count. Registers are 16-bit little-endian words behind a command code.
-from lampctl.drivers import I2CDevice, ranged_lux, ticks_add, ticks_diff
+from lampctl.drivers import I2CDevice, ranged_lux
+from lampctl.ticks import ticks_add, ticks_diff
 
 REG_CONF, REG_ALS, REG_ID = 0x00, 0x04, 0x07
 DEVICE_ID = 0x81
