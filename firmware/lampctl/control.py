@@ -59,7 +59,7 @@ class Controller:
         self.evaluator = Evaluator(prog, self.tz, self.loc["lat"], self.loc["lon"])
         self.arbiter.set_limits(prog.min_level, prog.max_level)
         self.state.program = prog.id
-        from lampctl.uplink import digest
+        from lampctl.digest import digest
         self.program_hash = digest(doc)
         self.next_change = 0
         self.wake.set()

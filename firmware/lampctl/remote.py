@@ -9,7 +9,7 @@ import machine
 
 from lampctl import clock, commands, store
 from lampctl.presence import Neighbours
-from lampctl.uplink import digest
+from lampctl.digest import config_hash
 
 INBOX_MAX = 8
 PROGRAM_PATH = "program.json"
@@ -128,7 +128,7 @@ class Remote:
             ctl.persist()
         elif name == "config":
             ctl.configure(cmd["set"])
-            self.uplink.config_hash = digest(self.cfg)  # the state shows the change
+            self.uplink.config_hash = config_hash(self.cfg)  # the state shows the change
             if self.neighbours is not None and "neighbour_lamps" in cmd["set"]:
                 self.neighbours.ahead = cmd["set"]["neighbour_lamps"]
         elif name == "identify":

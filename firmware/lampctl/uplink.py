@@ -10,16 +10,10 @@ import json
 import time
 
 from lampctl import VERSION, clock
+from lampctl.digest import config_hash
 from lampctl.outbox import EVENT, TELE, Outbox
 
 STATE_EVERY_MS = 1000
-
-
-def digest(obj):
-    # a short, stable digest of a config or program, so the fleet sees drift
-    import hashlib
-    import binascii
-    return binascii.hexlify(hashlib.sha256(json.dumps(obj).encode()).digest()[:6]).decode()
 
 
 class Uplink:
@@ -38,7 +32,7 @@ class Uplink:
         self.oversize = 0  # uplinks too long to send or store
         self.heap_low = None  # the lowest heap_free reported since boot
         self.started = time.ticks_ms()
-        self.config_hash = digest(cfg)
+        self.config_hash = config_hash(cfg)
 
     def _stamp(self, body, ts=None):
         self.seq += 1
