@@ -25,6 +25,7 @@ from pathlib import Path
 from ..paths import venv_command
 from .console import Line
 from .hardware import Hardware
+from .rom.chip import Interrupted, RomChip
 
 SHIMS = Path(__file__).resolve().parent / "shims"
 EPOCH_2000 = 946684800
@@ -80,7 +81,8 @@ class Exit:
 
 class VirtualBoard:
     def __init__(self, name: str, board: dict, *, home: Path, heap: int = DEFAULT_HEAP,
-                 baud: int | None = None, port: Path | None = None, flash: Path | None = None):
+                 baud: int | None = None, port: Path | None = None, flash: Path | None = None,
+                 blank: bool = False, auto_reset: bool = True):
         self.name = name
         self.board = board
         self.dir = home / "vboards" / name
@@ -113,6 +115,10 @@ class VirtualBoard:
         self.started_at = 0.0
         self.servers: list[asyncio.AbstractServer] = []
         self.life: asyncio.Task | None = None
+        # A ROM and SPI flash of its own (rom/): a board that starts blank, or was flashed with esptool.
+        self.blank, self.auto_reset = blank, auto_reset
+        self.rom: RomChip | None = None
+        self.mpy_version: str | None = None   # from the flash image's app description
 
     # --- start and stop ----------------------------------------------------
     def check(self) -> None:
@@ -152,6 +158,11 @@ class VirtualBoard:
         tmp.symlink_to(os.ttyname(self.outer_s))
         os.replace(tmp, self.port)
         loop = asyncio.get_running_loop()
+        if self.blank:
+            RomChip.make_blank(self.dir, self.flash)
+        if RomChip.present(self.dir):
+            self.rom = RomChip(self.dir, self.flash, self.uid, self._rom_print, self._line_baud, self.auto_reset)
+            self.rom.set_throttle(115200 if self.baud else None)
         self.to_host = Line(self.outer_m, self.baud, lossy=True)
         self.to_board = Line(self.inner_m, self.baud, lossy=False)
         loop.add_reader(self.outer_m, self._from_host)
@@ -185,6 +196,8 @@ class VirtualBoard:
             loop.remove_reader(fd)
         self.to_host.close()
         self.to_board.close()
+        if self.rom:
+            self.rom.close()
         for s in self.servers:
             s.close()
         for fd in (self.outer_m, self.outer_s, self.inner_m, self.inner_s):
@@ -198,6 +211,7 @@ class VirtualBoard:
             "name": self.name, "board_type": self.board["board_type"], "port": str(self.port),
             "tty": os.ttyname(self.outer_s), "control": self.control_name[1:], "flash": str(self.flash),
             "unique_id": self.uid, "supervisor_pid": os.getpid(), "heap": self.heap, "baud": self.baud,
+            "rom": self.rom is not None, "auto_reset": self.auto_reset,
         }
         tmp = self.dir / "board.json.tmp"
         tmp.write_text(json.dumps(state, indent=2))
@@ -218,6 +232,8 @@ class VirtualBoard:
 
     async def _kill(self, why: Exit) -> None:
         self.exit = why
+        if self.rom:
+            self.rom.interrupt.set()
         if why.kind in ("off", "stop"):
             self.powered.clear()
         proc = self.proc
@@ -234,7 +250,14 @@ class VirtualBoard:
             await self.powered.wait()
             if not soft:
                 self._stop_wdt()
-                self.to_host.send(self._rom_banner())
+                if self.rom:
+                    outcome = await self._rom_boot()
+                    if outcome == "stop":
+                        return
+                    if outcome == "again":
+                        continue
+                else:
+                    self.to_host.send(self._rom_banner())
             mode = "raw" if soft and self.raw_repl else "full"
             self.raw_repl = False
             self.exit = None
@@ -269,6 +292,33 @@ class VirtualBoard:
                 await asyncio.sleep(why.sleep_ms / 1000)
             self.reset_cause = why.cause
 
+    async def _rom_boot(self) -> str:
+        """The chip's ROM and bootloader (rom/chip.py): "app" when MicroPython starts, "again"
+        after a reset or power cut came first, "stop" when the supervisor stops."""
+        self.exit = None
+        try:
+            start = await self.rom.run(ROM_RESET[self.reset_cause].encode())
+        except Interrupted:
+            why = self.exit or Exit("hard", HARD_RESET)
+            self.hw.chip_reset()
+            if why.kind == "stop":
+                return "stop"
+            if why.kind == "hard":
+                self.reset_cause = why.cause
+            return "again"
+        finally:
+            self._line_baud(self.baud)
+        self.mpy_version = start.firmware.version
+        return "app"
+
+    def _rom_print(self, data: bytes) -> None:
+        self.to_host.send(data)
+
+    def _line_baud(self, baud: int | None) -> None:
+        """A baud change on the chip's UART: a throttled line follows it."""
+        if self.baud and baud:
+            self.to_host.rate = baud / 10
+
     def _rom_banner(self) -> bytes:
         return (b"ets Jul 29 2019 12:21:46\r\n\r\nrst:" + ROM_RESET[self.reset_cause].encode()
                 + b",boot:0x13 (SPI_FAST_FLASH_BOOT)\r\n")
@@ -279,6 +329,7 @@ class VirtualBoard:
             "MICROPYPATH": str(SHIMS), "VBOARD_BUS": self.bus_name[1:], "VBOARD_FLASH": str(self.flash),
             "VBOARD_UID": self.uid, "VBOARD_RESET_CAUSE": str(self.reset_cause), "VBOARD_MODE": mode,
             "VBOARD_CLOCK_OFFSET_NS": str(self.clock_offset_ns), "VBOARD_NET": "1" if self.net_up else "0",
+            **({"VBOARD_MPY_VERSION": self.mpy_version} if self.mpy_version else {}),
         }
 
     # --- watchdog ------------------------------------------------------------
@@ -311,6 +362,9 @@ class VirtualBoard:
         try:
             data = os.read(self.outer_m, 4096)
         except OSError:
+            return
+        if self.rom and self.rom.loader:
+            self.rom.feed(data)           # the ROM's serial loader has the UART
             return
         if self.proc and self.proc.returncode is None:
             self.to_board.send(data)

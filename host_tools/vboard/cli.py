@@ -51,8 +51,12 @@ def vboard():
 @click.option("--port", type=click.Path(path_type=Path), default=None, help="Stable port path (one board only).")
 @click.option("--flash", type=click.Path(path_type=Path), default=None, help="Flash directory (one board only).")
 @click.option("--home", type=click.Path(path_type=Path), default=None, help="State folder [$PILOTLIGHT_HOME or ~/.pilotlight].")
+@click.option("--blank", is_flag=True, help="Start as a chip from the reel: erased SPI flash, the ROM's loader "
+              "for esptool (the flash persists: flashed boards keep their ROM).")
+@click.option("--no-auto-reset", "no_auto_reset", is_flag=True,
+              help="DTR/RTS not wired to EN/GPIO0: download mode only by the BOOT button (ctl boot_button 1, reset).")
 @click.option("--json", "as_json", is_flag=True, help="Announce the boards as one JSON line.")
-def run_cmd(name, count, board_type, board_config, heap, baud, port, flash, home, as_json):
+def run_cmd(name, count, board_type, board_config, heap, baud, port, flash, home, blank, no_auto_reset, as_json):
     """Run boards in the foreground until Ctrl-C or SIGTERM.
 
     The flash directory persists between runs: it is the board's filesystem.
@@ -65,7 +69,8 @@ def run_cmd(name, count, board_type, board_config, heap, baud, port, flash, home
         raise click.UsageError("--port and --flash name one board; drop them with --count > 1")
     heap_bytes = _heap(heap)
     home = home or state_home()
-    boards = [VirtualBoard(n, board, home=home, heap=heap_bytes, baud=baud, port=port, flash=flash)
+    boards = [VirtualBoard(n, board, home=home, heap=heap_bytes, baud=baud, port=port, flash=flash,
+                           blank=blank, auto_reset=not no_auto_reset)
               for n in names(name, count)]
     sys.exit(run(boards, as_json))
 
@@ -110,6 +115,8 @@ def ctl_cmd(name, op, args, home):
       set_clock UNIX              jump the board's RTC
       fault KIND [0|1]            lamp_failed, network_down, sensor_gone ADDR ...
       power_cut | power_on | reset
+      boot_button 0|1             hold the BOOT button (GPIO0 low): reset then enters download mode
+      download_reset              the DTR/RTS auto-reset into download mode (boards wired for it)
     """
     try:
         with VBoardClient(name, home) as c:
@@ -123,6 +130,7 @@ def _ctl_args(op: str, args: tuple[str, ...]) -> dict:
         "pwm": ["pin"], "pir": ["value"], "set_pin": ["pin", "value"], "set_lux": ["lux"],
         "set_clock": ["unix"], "fault": ["kind", "on", "address"], "set_temp": ["celsius"],
         "set_adc": ["pin", "value"], "rssi": ["dbm"],
+        "boot_button": ["held"],
     }
     keys = shapes.get(op, [])
     if len(args) > len(keys):

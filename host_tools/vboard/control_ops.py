@@ -37,6 +37,7 @@ async def handle(board: VirtualBoard, req: dict) -> dict:
             "clock": board.board_unix_time(), "network": board.net_up, "unique_id": board.uid,
             "wdt_ms": board.wdt_timeout_ms, "lamp_level": hw.lamp_level(),
             "lamp_power_w": hw.physics.lamp_power_w, "lamp_energy_wh": hw.lamp_energy_wh(),
+            **_rom_status(board),
         }
     if op == "pwm":
         pin = int(req.get("pin", board.board["lamp"]["pin"]))
@@ -86,6 +87,8 @@ async def handle(board: VirtualBoard, req: dict) -> dict:
         from .board import HARD_RESET, Exit
         await board._kill(Exit("hard", HARD_RESET))
         return {}
+    if op in ROM_OPS:
+        return await ROM_OPS[op](board, req)
     if op == "wifi":
         board.wifi = (req["ssid"], req["key"]) if req.get("ssid") is not None else None
         return {}
@@ -93,6 +96,42 @@ async def handle(board: VirtualBoard, req: dict) -> dict:
         board.rssi = int(req["dbm"])
         return {}
     raise ValueError(f"unknown op {op!r}")
+
+
+def _rom_status(board: VirtualBoard) -> dict:
+    rom = board.rom
+    if rom is None:
+        return {"rom": None}
+    return {"rom": {"mode": rom.mode, "boot_held": rom.boot_held, "auto_reset": rom.auto_reset,
+                    "bytes_in": rom.bytes_in, "written": rom.loader.bytes_written if rom.loader else 0},
+            "micropython": board.mpy_version}
+
+
+def _needs_rom(board: VirtualBoard):
+    if board.rom is None:
+        raise VBoardError(f"vboard {board.name} has no ROM (start it with --blank)")
+    return board.rom
+
+
+async def _boot_button(board: VirtualBoard, req: dict) -> dict:
+    """The BOOT button (GPIO0 to ground): held through a reset, the chip starts its serial loader."""
+    _needs_rom(board).boot_held = bool(req["held"])
+    return {}
+
+
+async def _download_reset(board: VirtualBoard, req: dict) -> dict:
+    """What a USB-UART's DTR/RTS do through the two-transistor circuit of dev boards:
+    GPIO0 low while EN pulses. Refused on a board without that wiring."""
+    from .board import HARD_RESET, Exit
+    rom = _needs_rom(board)
+    if not rom.auto_reset:
+        raise VBoardError(f"vboard {board.name}: DTR/RTS are not wired to EN/GPIO0 on this board")
+    rom.strap_once = True
+    await board._kill(Exit("hard", HARD_RESET))
+    return {}
+
+
+ROM_OPS = {"boot_button": _boot_button, "download_reset": _download_reset}
 
 
 def _fault(board: VirtualBoard, kind: str, on: bool, req: dict) -> dict:

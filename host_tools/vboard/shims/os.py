@@ -12,5 +12,12 @@ def rename(old, new):
     uos.rename(_rel(old), _rel(new))
 
 
+from collections import namedtuple
+
+_uname = namedtuple("uname_result", ("sysname", "nodename", "release", "version", "machine"))
+
+
 def uname():
-    return ("esp32", "esp32", "1.29.0", "vboard", "ESP32 module (vboard) with ESP32")
+    # the MicroPython release in the board's flash image (the ROM read it from the app description)
+    release = (getenv("VBOARD_MPY_VERSION") or "1.28.0").lstrip("v")
+    return _uname("esp32", "esp32", release, "v%s on 2026-04-06" % release, "Generic ESP32 module with ESP32")
