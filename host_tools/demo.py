@@ -21,6 +21,7 @@ from .broker.local import local_broker
 from .fleet.watch import Watch
 from .inventory import open_inventory, places
 from .inventory.gis_csv import import_csv
+from .signals import Stopped, stop_signals
 from .vboard.control import VBoardClient
 
 SITE, DISTRICT, STREET, TZ = "demo", "Centre", "Main Street", "CET-1CEST,M3.5.0,M10.5.0/3"
@@ -68,7 +69,19 @@ def _latest(watch: Watch, topic: str, raw: bool = False):
 @click.option("--lamps", default=4, show_default=True, type=click.IntRange(2, 20), help="Poles on the street.")
 @click.option("--keep", is_flag=True, help="Leave everything running until Ctrl-C.")
 def demo(lamps: int, keep: bool):
-    """Run a street of virtual lamps end to end: inventory, broker, provisioning, fleet."""
+    """Run a street of virtual lamps end to end: inventory, broker, provisioning, fleet.
+
+    Ctrl-C, SIGTERM and SIGHUP all stop the boards and the broker before it exits.
+    """
+    try:
+        with stop_signals():
+            _demo(lamps, keep)
+    except Stopped as e:
+        console.print(f"stopped by {e}; boards and broker are down")
+        sys.exit(e.exit_code)
+
+
+def _demo(lamps: int, keep: bool):
     with tempfile.TemporaryDirectory(prefix="pilotlight-demo-") as tmp, ExitStack() as stack:
         home, db = Path(tmp), Path(tmp) / "inventory.sqlite"
         with open_inventory(db, create=True) as inv:
@@ -123,5 +136,5 @@ def demo(lamps: int, keep: bool):
         console.print(_table(watch, rigs, "motion at the first pole: it and its neighbours brighten"))
         first.pir(False)
         if keep:
-            console.print("running; Ctrl-C stops the boards and the broker")
+            console.print("running; Ctrl-C (or SIGTERM) stops the boards and the broker", highlight=False)
             sup.wait()

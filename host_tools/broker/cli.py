@@ -17,6 +17,7 @@ from rich.table import Table
 from ..inventory.db import default_path, open_inventory
 from ..inventory.errors import InventoryError
 from ..paths import state_home
+from ..signals import stop_signals
 from . import credentials
 from .check import CheckError, identities_from_inventory, run_check
 from .config import DEFAULT_PORT, BrokerSettings, write_broker_files
@@ -118,7 +119,7 @@ def config_cmd(ctx, directory, host, port, tls_port, server_names):
 @_name_option
 @click.pass_context
 def up_cmd(ctx, directory, host, port, tls_port, server_names):
-    """Write the files and run Mosquitto with them in the foreground (Ctrl-C stops it)."""
+    """Write the files and run Mosquitto with them in the foreground (Ctrl-C, SIGTERM or SIGHUP stops it)."""
     # Started by root, Mosquitto would switch to its own account and fail to read 0600 files.
     run_as = getpass.getuser() if os.geteuid() == 0 else None
     for p in filter(None, (port, tls_port)):
@@ -130,10 +131,11 @@ def up_cmd(ctx, directory, host, port, tls_port, server_names):
     except BrokerError as e:
         _fail(str(e))
     try:
-        if _wait_listening(proc, host, port):
-            err.print(f"broker listening on {host}:{port}" + (f" and TLS {tls_port}" if tls_port else "")
-                      + "; Ctrl-C stops it", highlight=False)
-        code = proc.wait()
+        with stop_signals():
+            if _wait_listening(proc, host, port):
+                err.print(f"broker listening on {host}:{port}" + (f" and TLS {tls_port}" if tls_port else "")
+                          + "; Ctrl-C stops it", highlight=False)
+            code = proc.wait()
         if code:
             _fail(f"mosquitto exited with {code} (its messages are above)")
     except KeyboardInterrupt:

@@ -1,22 +1,20 @@
 """Run one or many vboards in one process (one asyncio loop, one interpreter
-process per board), until SIGTERM or SIGINT; then stop every board cleanly."""
+process per board), until SIGTERM, SIGHUP or SIGINT; then stop every board cleanly."""
 from __future__ import annotations
 
 import asyncio
 import json
-import signal
 import sys
 from pathlib import Path
 
+from ..signals import add_stop_handlers
 from .board import VBoardError, VirtualBoard
 
 
 async def serve(boards: list[VirtualBoard], announce) -> None:
     started: list[VirtualBoard] = []
     stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
+    add_stop_handlers(asyncio.get_running_loop(), stop.set)
     try:
         for b in boards:
             await b.start()
