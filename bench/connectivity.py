@@ -20,8 +20,10 @@ from pathlib import Path
 
 from hil_tests.rig.netfault import NetFault
 from hil_tests.rig.virtual import VirtualRig
-from hil_tests.test_connectivity import Fleet, lamp_config
-from hil_tests.test_connectivity_neighbours import BASE, BOOST, deploy_street, duty_at
+from hil_tests.support.firmware import deploy_firmware
+from hil_tests.support.fleet import Fleet
+from hil_tests.support.lamp import duty_at, lamp_config
+from hil_tests.support.street import deploy_street
 from host_tools.broker.mosquitto import Mosquitto
 
 DAY_S = 86400
@@ -30,6 +32,7 @@ KEEPALIVE_DEFAULT_S = 60
 STATE_CHANGES_PER_DAY = 4
 SAMPLE_TELE_S = 5          # the interval while measuring packet sizes
 SAMPLES = 50
+BASE, BOOST = 30, 100      # the street's dimmed level and the presence boost, %
 
 
 class _Packets:
@@ -75,7 +78,6 @@ def bytes_per_day(tmp: Path) -> tuple[float, float]:
         try:
             (board,) = rig.start("bytes")
             fleet = Fleet(broker.port, f"pl/test/{board.unique_id}")
-            from hil_tests.conftest import deploy_firmware
             deploy_firmware(board.port, tmp, lamp_config(board.unique_id, proxy.port, tele_interval_s=SAMPLE_TELE_S,
                                                          mqtt={"keepalive_s": KEEPALIVE_DEFAULT_S}))
             board.control().reset()

@@ -7,7 +7,8 @@ import threading
 import time
 from pathlib import Path
 
-from hil_tests.conftest import deploy_firmware, render_config
+from hil_tests.support.firmware import deploy_firmware
+from hil_tests.support.lamp import render_config
 from hil_tests.rig.virtual import VirtualRig
 
 TRIGGERS_PER_BOARD = 100

@@ -1,70 +1,95 @@
 """The HIL suite: `--target virtual` (default, vboards on this machine) or
-`--target serial --port PORT ...` (real boards on a rig)."""
-from __future__ import annotations
+`--target serial --port PORT [--port ...] [--rig-i2c ADAPTER]` (boards on
+serial ports, acted on through a rig). Tests mark the rig capabilities they
+need (`needs_pir`, ...); where the rig lacks one they are skipped, with why.
 
-import json
-import subprocess
-import sys
-from pathlib import Path
+A failed test's report carries each board's console log and the MQTT traffic
+the test's brokers carried (sections "console of ..." and "MQTT traffic")."""
+from __future__ import annotations
 
 import pytest
 
-from hil_tests.rig.virtual import VirtualRig
-
-REPO = Path(__file__).resolve().parent.parent
+from hil_tests.rig.capabilities import CAPABILITIES, marker, reason, unmet
+from hil_tests.support import traffic
+from hil_tests.support.broker import running_broker
 
 
 def pytest_addoption(parser):
-    parser.addoption("--target", choices=["virtual", "serial"], default="virtual", help="where the boards are")
-    parser.addoption("--port", action="append", default=[], help="a real board's serial port (serial target)")
+    group = parser.getgroup("hil", "hardware-in-the-loop rig")
+    group.addoption("--target", choices=["virtual", "serial"], default="virtual", help="where the boards are")
+    group.addoption("--port", action="append", default=[],
+                    help="a board's serial port (serial target; repeat for more boards)")
+    group.addoption("--rig-i2c", default=None,
+                    help="the rig's I2C adapter (serial target): 'ft232h', 'mcp2221', or 'vboard' to act on "
+                         "vboards behind the ports through their control channels")
 
 
 def pytest_configure(config):
-    config.addinivalue_line("markers", "virtual_only: needs the vboard's control channel (simulated peripherals)")
+    for cap, what in CAPABILITIES.items():
+        config.addinivalue_line("markers", f"{marker(cap)}: the rig must {what}")
+
+
+def _rig_class(config):
+    if config.getoption("--target") == "serial":
+        from hil_tests.rig.serial import SerialRig
+        return SerialRig
+    from hil_tests.rig.virtual import VirtualRig
+    return VirtualRig
 
 
 def pytest_collection_modifyitems(config, items):
-    if config.getoption("--target") == "serial":
-        skip = pytest.mark.skip(reason="needs simulated peripherals: run with --target virtual")
-        for item in items:
-            if "virtual_only" in item.keywords:
-                item.add_marker(skip)
+    rig = _rig_class(config)
+    has = rig.capabilities_for(config.getoption("--rig-i2c")) if hasattr(rig, "capabilities_for") \
+        else rig.capabilities
+    for item in items:
+        needs = [m.name[len("needs_"):] for m in item.iter_markers() if m.name.startswith("needs_")]
+        missing = unmet(needs, has)
+        if missing:
+            item.add_marker(pytest.mark.skip(reason=reason(rig.target, missing)))
 
 
 @pytest.fixture
-def rig(tmp_path):
-    r = VirtualRig(tmp_path / "home")
+def rig(request, tmp_path):
+    config = request.config
+    if config.getoption("--target") == "serial":
+        from hil_tests.rig.serial import SerialRig
+        r = SerialRig(config.getoption("--port"), config.getoption("--rig-i2c"), tmp_path)
+    else:
+        from hil_tests.rig.virtual import VirtualRig
+        r = VirtualRig(tmp_path / "home")
     yield r
     r.stop()
 
 
-def mpremote(port: str, *args: str, timeout: float = 60, check: bool = True) -> subprocess.CompletedProcess:
-    """The real mpremote CLI against a port, without its soft reset on connect."""
-    run = subprocess.run([sys.executable, "-m", "mpremote", "connect", port, "resume", *args],
-                         capture_output=True, text=True, timeout=timeout)
-    if check and run.returncode:
-        raise AssertionError(f"mpremote {' '.join(args)} failed ({run.returncode}):\n{run.stdout}{run.stderr}")
-    return run
+@pytest.fixture
+def broker(tmp_path):
+    """A Mosquitto of the test's own (anonymous, persistent), its traffic recorded."""
+    with running_broker(tmp_path / "broker") as b:
+        yield b
 
 
-def render_config(board_type: str = "esp32-devkitc", **settings) -> dict:
-    from host_tools.boards import load_board_type
-    return {"board": load_board_type(board_type), **settings}
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    rep = yield
+    if rep.when == "call" or (rep.when == "setup" and rep.failed):
+        mqtt = traffic.take()
+        if rep.failed:
+            rig = item.funcargs.get("rig")
+            sections = [(f"Captured stdout: console of {name}", printable(text) or "(nothing printed)\n")
+                        for name, text in (rig.console_logs() if rig else {}).items()]
+            sections.append(("Captured stdout: MQTT traffic", (mqtt or "(no broker recorded)") + "\n"))
+            rep.sections += sections
+            item.stash[_FAILURE_SECTIONS] = sections
+    elif rep.when == "teardown":
+        # the JUnit XML takes a test's "Captured stdout" from its teardown report
+        rep.sections += item.stash.get(_FAILURE_SECTIONS, [])
+    return rep
 
 
-def firmware_bundle(tmp: Path, config: dict) -> Path:
-    """The compiled firmware and its config, as they go onto a board."""
-    from host_tools.firmware_build import build
-    bundle = tmp / "bundle"
-    build(bundle)
-    (bundle / "config.json").write_text(json.dumps(config))
-    return bundle
+_FAILURE_SECTIONS = pytest.StashKey[list]()
 
 
-def deploy_firmware(port: str, tmp: Path, config: dict) -> None:
-    """Copy the firmware bundle onto a board with mpremote, as over USB."""
-    bundle = firmware_bundle(tmp, config)
-    entries = sorted(p.name for p in bundle.iterdir())
-    run = subprocess.run([sys.executable, "-m", "mpremote", "connect", port, "resume", "fs", "cp", "-r", *entries, ":"],
-                         cwd=bundle, capture_output=True, text=True, timeout=120)
-    assert run.returncode == 0, run.stdout + run.stderr
+def printable(text: str) -> str:
+    """A console log a person can read: the raw REPL's control bytes shown, not obeyed."""
+    return "".join(ch if ch.isprintable() or ch in "\n\t" else ("" if ch == "\r" else f"<{ord(ch):02x}>")
+                   for ch in text)

@@ -7,10 +7,11 @@ import time
 
 import pytest
 
-from hil_tests.conftest import deploy_firmware
-from hil_tests.test_connectivity import Fleet, broker, duty_at, lamp_config  # noqa: F401 (fixture)
+from hil_tests.support.firmware import deploy_firmware
+from hil_tests.support.fleet import Fleet
+from hil_tests.support.lamp import duty_at, lamp_config
 
-pytestmark = pytest.mark.virtual_only
+pytestmark = [pytest.mark.needs_reset, pytest.mark.needs_lamp_readback]
 BURST = 1000
 
 

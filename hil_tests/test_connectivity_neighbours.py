@@ -3,47 +3,19 @@ street: motion at a pole lights the next lamps through the street's presence
 topic, each event is applied once (no relays, no storm), and once the lamps
 know the direction of travel they light more lamps ahead than behind."""
 import json
-import subprocess
-import sys
 import time
 
 import pytest
 
-from hil_tests.conftest import firmware_bundle
-from hil_tests.mqtt_watch import Watch
-from hil_tests.test_connectivity import broker, duty_at, lamp_config  # noqa: F401 (fixture)
+from hil_tests.support.fleet import Watch
+from hil_tests.support.lamp import duty_at
+from hil_tests.support.street import deploy_street, wait_street_online
 
-pytestmark = pytest.mark.virtual_only
+pytestmark = [pytest.mark.needs_pir, pytest.mark.needs_reset, pytest.mark.needs_lamp_readback]
 STREET = "centre.main"
 LAMPS = 6
 BASE, BOOST = 30, 100
 PRESENCE = f"pl/test/group/{STREET}/presence"
-
-
-def deploy_street(rig, tmp_path, port, name="nb", count=LAMPS, **settings):
-    """`count` boards on one street at positions 1..count, each with its own
-    config; the firmware is built once. Returns (boards, controls)."""
-    boards = rig.start(name, count=count)
-    bundle = None
-    for pos, b in enumerate(boards, 1):
-        cfg = lamp_config(b.unique_id, port, street=STREET, position=pos, **settings)
-        if bundle is None:
-            bundle = firmware_bundle(tmp_path, cfg)
-        (bundle / "config.json").write_text(json.dumps(cfg))
-        entries = sorted(p.name for p in bundle.iterdir())
-        run = subprocess.run([sys.executable, "-m", "mpremote", "connect", b.port, "resume", "fs", "cp", "-r",
-                              *entries, ":"], cwd=bundle, capture_output=True, text=True, timeout=120)
-        assert run.returncode == 0, run.stdout + run.stderr
-    controls = [b.control() for b in boards]
-    for c in controls:
-        c.reset()
-    return boards, controls
-
-
-def wait_street_online(watch, boards):
-    for b in boards:
-        watch.wait(lambda t, p, r, dev=b.unique_id: t == f"pl/test/{dev}/status" and p == b"online", timeout=30,
-                   what=f"{b.name} online")
 
 
 def _lit(controls):
@@ -81,7 +53,7 @@ def _all_back(controls):
 
 def test_motion_lights_the_street_ahead_once(rig, tmp_path, broker):
     watch = Watch(broker.port, "pl/test/#")
-    boards, controls = deploy_street(rig, tmp_path, broker.port, default_level=BASE, presence_level=BOOST,
+    boards, controls = deploy_street(rig, tmp_path, broker.port, count=LAMPS, street=STREET, default_level=BASE, presence_level=BOOST,
                                      presence_hold_s=2, presence_fade_in_ms=0, presence_fade_out_ms=0)
     try:
         wait_street_online(watch, boards)

@@ -1,19 +1,18 @@
 """MQTT over TLS (issue 4 acceptance): a board given the fleet's CA (and its
 own client certificate) connects to a Mosquitto TLS listener; a board given
 another CA refuses the broker and stays offline, its lamp still lit."""
-import subprocess
-import sys
-
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from hil_tests.conftest import firmware_bundle
-from hil_tests.test_connectivity import Fleet, lamp_config
+from hil_tests.support import traffic
+from hil_tests.support.firmware import copy_bundle, firmware_bundle
+from hil_tests.support.fleet import Fleet
+from hil_tests.support.lamp import lamp_config
 from host_tools.broker import tls
 from host_tools.broker.mosquitto import Mosquitto
 
-pytestmark = pytest.mark.virtual_only
+pytestmark = pytest.mark.needs_reset
 
 
 def _der_cert(pem_path, out):
@@ -31,10 +30,7 @@ def _deploy(board, tmp, cfg, files):
     bundle = firmware_bundle(tmp, cfg)
     for name, write in files.items():
         write(bundle / name)
-    entries = sorted(p.name for p in bundle.iterdir())
-    run = subprocess.run([sys.executable, "-m", "mpremote", "connect", board.port, "resume", "fs", "cp", "-r",
-                          *entries, ":"], cwd=bundle, capture_output=True, text=True, timeout=120)
-    assert run.returncode == 0, run.stdout + run.stderr
+    copy_bundle(board.port, bundle)
 
 
 @pytest.fixture
@@ -56,6 +52,9 @@ def test_tls_with_the_fleet_ca_connects_and_a_wrong_ca_is_refused(rig, tmp_path,
              f"keyfile {fleet_ca / (tls.SERVER + '.key')}", "require_certificate true",
              "user root"]  # run as root: mosquitto must still read pytest's root-only tmp dir
     with Mosquitto(tmp_path / "broker", extra=extra) as broker:
+        cert, key = tls.issue(fleet_ca, "hil-recorder")  # the failure report's traffic, over TLS too
+        traffic.record(broker.port, tls={"ca_certs": str(fleet_ca / "ca.pem"), "certfile": str(cert),
+                                         "keyfile": str(key)})
         watchers = []
         try:
             for b, ca in ((good, fleet_ca), (wrong, other_ca)):

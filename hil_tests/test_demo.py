@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-pytestmark = pytest.mark.virtual_only
+pytestmark = pytest.mark.needs_board_spawn  # the demo starts vboards of its own
 
 
 def test_demo_provisions_a_street_and_runs_it_over_mqtt():

@@ -6,10 +6,10 @@ import pytest
 from astral import Observer
 from astral.sun import sunset
 
-from hil_tests.conftest import deploy_firmware, render_config
+from hil_tests.support.firmware import deploy_firmware
+from hil_tests.support.lamp import PARIS, render_config
 
-pytestmark = pytest.mark.virtual_only
-PARIS = {"lat": 48.8566, "lon": 2.3522, "tz": "CET-1CEST,M3.5.0,M10.5.0/3"}
+pytestmark = [pytest.mark.needs_reset, pytest.mark.needs_lamp_readback]
 EVENING = {"id": "evening", "steps": [{"at": "sunset", "level": 100}, {"at": "23:00", "level": 50, "fade": 60},
                                       {"at": "sunrise", "level": 0}]}
 DAY = datetime.date(2026, 11, 27)
@@ -30,6 +30,7 @@ def _board(rig, tmp_path, name, board_type="esp32-devkitc", clock=None, **settin
     return board, c
 
 
+@pytest.mark.needs_clock_jump
 def test_lamp_turns_on_at_sunset(rig, tmp_path):
     at = _sunset_utc()
     board, c = _board(rig, tmp_path, "dusk", clock=at - 600)  # ten minutes before sunset
@@ -42,6 +43,8 @@ def test_lamp_turns_on_at_sunset(rig, tmp_path):
     c.close()
 
 
+@pytest.mark.needs_clock_jump
+@pytest.mark.needs_pir
 def test_motion_at_night_boosts_then_falls_back(rig, tmp_path):
     night = 1795818600  # 2026-11-27 23:30 CET, after the 23:00 step: the program says 50 %
     board, c = _board(rig, tmp_path, "pir", clock=night, presence_level=100, presence_hold_s=2,
@@ -61,6 +64,8 @@ def test_motion_at_night_boosts_then_falls_back(rig, tmp_path):
     c.close()
 
 
+@pytest.mark.needs_clock_jump
+@pytest.mark.needs_pir
 def test_motion_in_daylight_does_not_light_the_lamp(rig, tmp_path):
     board, c = _board(rig, tmp_path, "daypir", clock=_sunset_utc() - 3 * 3600, presence_hold_s=2)
     c.wait_for(lambda s: s["uptime_s"] > 3 and s["lamp_level"] == 0, what="off by day, after boot's failsafe")
@@ -71,6 +76,9 @@ def test_motion_in_daylight_does_not_light_the_lamp(rig, tmp_path):
     c.close()
 
 
+@pytest.mark.needs_clock_jump
+@pytest.mark.needs_light
+@pytest.mark.needs_power_cut
 def test_power_cut_at_night_with_clock_lost_follows_ambient_light(rig, tmp_path):
     board, c = _board(rig, tmp_path, "cut", clock=_sunset_utc() + 3600)
     c.wait_for(lambda s: s["lamp_level"] == 1.0, what="on at night")
@@ -86,6 +94,7 @@ def test_power_cut_at_night_with_clock_lost_follows_ambient_light(rig, tmp_path)
     c.close()
 
 
+@pytest.mark.needs_light
 def test_no_clock_and_no_light_sensor_fails_on(rig, tmp_path):
     (board,) = rig.start("blind")
     cfg = render_config(location=PARIS, program=EVENING)

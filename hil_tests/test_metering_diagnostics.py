@@ -7,21 +7,12 @@ import time
 
 import pytest
 
-from hil_tests.conftest import deploy_firmware, mpremote, render_config
-from hil_tests.mqtt_watch import Watch
+from hil_tests.support.firmware import deploy_firmware, mpremote
+from hil_tests.support.fleet import Watch
+from hil_tests.support.lamp import NIGHT, PARIS, render_config
 
-pytestmark = pytest.mark.virtual_only
-PARIS = {"lat": 48.8566, "lon": 2.3522, "tz": "CET-1CEST,M3.5.0,M10.5.0/3"}
-NIGHT = 1795818600  # 2026-11-27 23:30 CET
+pytestmark = [pytest.mark.needs_clock_jump, pytest.mark.needs_reset]
 LOSS_BOUND_WH = 15.0  # docs/metering.md: 60 W lamp, 1 s samples, saves every 15 minutes
-
-
-@pytest.fixture
-def broker(tmp_path):
-    from host_tools.broker.mosquitto import Mosquitto
-    b = Mosquitto(tmp_path / "broker").start()
-    yield b
-    b.stop()
 
 
 def _online_board(rig, tmp_path, broker, name, board_settings=None, **settings):
@@ -42,6 +33,9 @@ def _forget(watch):
     watch.seen.clear()
 
 
+@pytest.mark.needs_pir
+@pytest.mark.needs_power_cut
+@pytest.mark.needs_power_meter
 def test_energy_of_a_night_matches_the_lamp_and_survives_a_power_cut(rig, tmp_path, broker):
     watch = Watch(broker.port)
     # A short night: dimmed to 10 % by program, a passer-by lights the lamp to
@@ -104,6 +98,8 @@ FAULTS = [("lamp_failed", lambda c, on: c.fault("lamp_failed", on)),
           ("sensor_fault", lambda c, on: c.fault("sensor_gone", on, address=0x23))]
 
 
+@pytest.mark.needs_light
+@pytest.mark.needs_sensor_faults
 def test_each_fault_is_raised_once_and_cleared_once(rig, tmp_path, broker):
     watch = Watch(broker.port)
     board, c, root = _online_board(rig, tmp_path, broker, "faults", default_level=60,

@@ -19,7 +19,7 @@ from host_tools.inventory import boards, open_inventory, places
 from host_tools.inventory.gis_csv import import_csv
 from host_tools.provision.flow import load_firmware
 
-pytestmark = pytest.mark.virtual_only   # reads the boards' flash and cuts their power from the rig side
+pytestmark = pytest.mark.needs_flash   # checks each board's flash, file by file, from the rig side
 
 SITE, STREET, TZ = "metz", "Rue A", "CET-1CEST,M3.5.0,M10.5.0/3"
 WIFI_KEY = "wifi-secret-4711"
@@ -86,6 +86,7 @@ def states(db) -> dict[str, str]:
         return {b.chip_id: b.state for b in boards.list_boards(inv)}
 
 
+@pytest.mark.needs_reset
 def test_eight_boards_in_one_command_all_provisioned(rig, fleet, tmp_path):
     db, broker = fleet
     vbs = rig.start(count=8)
@@ -119,6 +120,7 @@ def test_eight_boards_in_one_command_all_provisioned(rig, fleet, tmp_path):
     assert_no_secret(run, db)
 
 
+@pytest.mark.needs_power_cut
 def test_power_cut_mid_sync_stays_unprovisioned_and_next_run_completes(rig, fleet):
     db, broker = fleet
     [vb] = rig.start(count=1, baud=115200)
@@ -207,6 +209,7 @@ NOISY_FIRMWARE = "import os\nif 'maintenance' not in os.listdir():\n" + "".join(
     "    " + line + "\n" for line in NOISY_LOOP.splitlines())
 
 
+@pytest.mark.needs_reset
 def test_busy_logging_board_is_provisioned_every_time(rig, fleet):
     db, broker = fleet
     [vb] = rig.start(count=1, baud=115200)
@@ -246,6 +249,7 @@ def test_dry_run_masks_secrets_and_changes_nothing(rig, fleet):
     assert set(states(db).values()) == {"provisioned"}
 
 
+@pytest.mark.needs_sensor_faults
 def test_a_failed_self_test_leaves_the_board_unprovisioned_and_says_what_failed(rig, fleet):
     db, broker = fleet
     [vb] = rig.start(count=1)

@@ -6,11 +6,10 @@ import time
 
 import pytest
 
-from hil_tests.conftest import deploy_firmware, mpremote, render_config
+from hil_tests.support.firmware import deploy_firmware, mpremote
+from hil_tests.support.lamp import NIGHT, PARIS, render_config
 
-pytestmark = pytest.mark.virtual_only
-PARIS = {"lat": 48.8566, "lon": 2.3522, "tz": "CET-1CEST,M3.5.0,M10.5.0/3"}
-NIGHT = 1795818600  # 2026-11-27 23:30 CET
+pytestmark = [pytest.mark.needs_clock_jump, pytest.mark.needs_reset, pytest.mark.needs_lamp_readback]
 # Runs on the board over mpremote: the real app, except that its control task
 # stops coming back after 6 s (and the hang left the lamp dark) while the
 # other tasks go on. 6 s is twice the watchdog's timeout: a live loop feeds it.
@@ -69,6 +68,8 @@ def test_hung_control_task_is_reset_by_the_watchdog_and_the_lamp_relights(rig, t
     c.close()
 
 
+@pytest.mark.needs_flash
+@pytest.mark.needs_safe_mode_pin
 def test_three_crashes_in_a_row_bring_up_safe_mode_and_a_technician_recovers(rig, tmp_path):
     board, c = _board(rig, tmp_path, "crashy")
     module = board.flash / "lampctl" / "sensing.mpy"

@@ -3,9 +3,8 @@ import calendar
 
 import pytest
 
-from hil_tests.conftest import mpremote
+from hil_tests.support.firmware import mpremote
 
-pytestmark = pytest.mark.virtual_only
 EPOCH_2000 = 946684800
 
 
@@ -15,6 +14,9 @@ def _board_time(port):
     return int(secs), rest.strip()
 
 
+@pytest.mark.needs_clock_jump
+@pytest.mark.needs_reset
+@pytest.mark.needs_power_cut
 def test_rtc_rig_jump_and_power_cut(rig):
     (board,) = rig.start("clock")
     secs, _ = _board_time(board.port)
@@ -39,6 +41,7 @@ def test_rtc_rig_jump_and_power_cut(rig):
         assert _board_time(board.port)[0] < 30
 
 
+@pytest.mark.needs_network_faults
 def test_ntp_sets_the_clock_only_while_online(rig):
     (board,) = rig.start("ntp")
     run = mpremote(board.port, "exec", "import ntptime, time; ntptime.settime(); print(time.time())")

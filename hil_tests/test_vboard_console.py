@@ -1,11 +1,14 @@
 """A vboard's serial console behaves as a board on USB to mpremote."""
 import time
 
+import pytest
 import serial
 
-from hil_tests.conftest import mpremote
+from hil_tests.support.firmware import mpremote
 
 
+@pytest.mark.needs_power_cut
+@pytest.mark.needs_flash
 def test_copy_list_run_survive_soft_reset_and_power_cut(rig, tmp_path):
     (board,) = rig.start("con")
     src = tmp_path / "hello.py"
@@ -36,6 +39,8 @@ def test_run_a_script_and_board_identity(rig, tmp_path):
     assert ids[0][0] != ids[1][0] and len(ids[0][0]) == 12  # six bytes, one per board
 
 
+@pytest.mark.needs_reset
+@pytest.mark.needs_flash
 def test_boot_sequence_ctrl_c_and_watchdog(rig):
     (board,) = rig.start("boot")
     (board.flash / "boot.py").write_text("print('boot.py ran')\n")

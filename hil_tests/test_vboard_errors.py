@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-pytestmark = pytest.mark.virtual_only
+pytestmark = pytest.mark.needs_board_spawn  # `pilotlight vboard run` itself
 
 
 def _run(*args, home, timeout=30):

@@ -6,9 +6,8 @@ import time
 import pytest
 import serial
 
-from hil_tests.conftest import deploy_firmware, firmware_bundle, mpremote, render_config
-
-pytestmark = pytest.mark.virtual_only
+from hil_tests.support.firmware import deploy_firmware, firmware_bundle, mpremote
+from hil_tests.support.lamp import render_config
 
 
 NOV_2026 = 1795800000  # a valid clock: the app leaves failsafe
@@ -23,6 +22,11 @@ def _boot_with_firmware(rig, tmp_path, name, heap=None, **settings):
     return board, c
 
 
+@pytest.mark.needs_clock_jump
+@pytest.mark.needs_reset
+@pytest.mark.needs_lamp_readback
+@pytest.mark.needs_pir
+@pytest.mark.needs_flash
 def test_lamp_duty_follows_the_firmware_and_pir_irq_boosts_it(rig, tmp_path):
     board, c = _boot_with_firmware(rig, tmp_path, "lamp", default_level=30, presence_level=100, presence_hold_s=2,
                                    presence_fade_in_ms=200, presence_fade_out_ms=200)
@@ -38,6 +42,9 @@ def test_lamp_duty_follows_the_firmware_and_pir_irq_boosts_it(rig, tmp_path):
     c.close()
 
 
+@pytest.mark.needs_clock_jump
+@pytest.mark.needs_reset
+@pytest.mark.needs_lamp_readback
 def test_power_monitor_registers_follow_the_lamp(rig, tmp_path):
     board, c = _boot_with_firmware(rig, tmp_path, "ina", default_level=100)
     c.wait_for(lambda s: c.duty() == 65535, what="lamp at 100 %")
@@ -57,6 +64,8 @@ def test_power_monitor_registers_follow_the_lamp(rig, tmp_path):
     c.close()
 
 
+@pytest.mark.needs_board_spawn
+@pytest.mark.needs_flash
 def test_heap_limit_is_real(rig, tmp_path):
     (small,) = rig.start("tiny", heap="12k")
     # too small even for mpremote's copy helpers: written straight to flash

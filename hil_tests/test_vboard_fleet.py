@@ -6,9 +6,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from hil_tests.conftest import mpremote
+from hil_tests.support.firmware import mpremote
 
-pytestmark = pytest.mark.virtual_only
+pytestmark = pytest.mark.needs_board_spawn
 
 
 def _interpreters_under(home) -> list[int]:

@@ -1,25 +1,29 @@
-"""The real rig: boards on USB serial ports named with --port. Stimuli that
-need the rig's I2C bridge (PIR lines, the light sensor, duty read-back) are
-not reachable from here, so tests that need them are skipped on this target."""
+"""The serial target: boards on the serial ports named with --port, acted on
+through the rig named with --rig-i2c. Without a rig, only what needs nothing
+but the serial line runs; the rest is skipped with the capability it lacks."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from pathlib import Path
+
+from hil_tests.rig.base import Rig, RigBoard
 
 
-@dataclass
-class SerialBoard:
-    name: str
-    port: str
+class SerialRig(Rig):
+    target = "serial"
+    capabilities = frozenset()
 
-    def control(self):
-        raise NotImplementedError("a real board has no control channel; this test needs --target virtual")
+    @classmethod
+    def capabilities_for(cls, adapter: str | None) -> frozenset[str]:
+        return cls.capabilities
 
-
-class SerialRig:
-    def __init__(self, ports: list[str]):
+    def __init__(self, ports: list[str], adapter: str | None, tmp: Path):
         if not ports:
             raise ValueError("--target serial needs at least one --port /dev/serial/by-path/...")
-        self.ports = ports
+        self.ports = list(ports)
+        self.adapter = adapter
+        self.tmp = tmp
+        self.handed: list[RigBoard] = []
 
-    def boards(self) -> list[SerialBoard]:
-        return [SerialBoard(f"board{i}", p) for i, p in enumerate(self.ports)]
+    def start(self, name="vb", count=1, board_type="esp32-devkitc", heap=None, baud=None, timeout=60.0,
+              extra=()) -> list[RigBoard]:
+        raise NotImplementedError("the serial rig hands out boards from --port once its drivers land")

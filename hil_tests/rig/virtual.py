@@ -3,38 +3,31 @@ starts it, with boards reached over their ptys and their control channels."""
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
-import time
-from dataclasses import dataclass
 from pathlib import Path
 
-from host_tools.vboard.control import VBoardClient
+from hil_tests.rig.base import Rig, RigBoard
+from hil_tests.rig.capabilities import CAPABILITIES
+from hil_tests.support.console import Console
+from host_tools.vboard.control import ControlError, VBoardClient
 
 PILOTLIGHT = [sys.executable, "-m", "host_tools"]
 
 
-@dataclass
-class RigBoard:
-    name: str
-    port: str
-    flash: Path
-    home: Path
-    unique_id: str = ""
+class VirtualRig(Rig):
+    target = "virtual"
+    capabilities = frozenset(CAPABILITIES)  # the vboard simulates every peripheral
 
-    def control(self) -> VBoardClient:
-        return VBoardClient(self.name, self.home)
-
-
-class VirtualRig:
     def __init__(self, home: Path):
-        self.home = home
+        self.home = Path(home)
         self.procs: list[subprocess.Popen] = []
+        self.started: list[RigBoard] = []
+        self._console_from: dict[str, int] = {}
 
-    def start(self, name="vb", count=1, board_type="esp32-devkitc", heap=None, baud=None,
-              timeout=60.0, extra=()) -> list[RigBoard]:
+    def start(self, name="vb", count=1, board_type="esp32-devkitc", heap=None, baud=None, timeout=60.0,
+              extra=()) -> list[RigBoard]:
         args = [*PILOTLIGHT, "vboard", "run", "--name", name, "--count", str(count), "--board-type", board_type,
                 "--home", str(self.home), "--json", *extra]
         if heap:
@@ -43,14 +36,36 @@ class VirtualRig:
             args += ["--baud", str(baud)]
         proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         self.procs.append(proc)
-        deadline = time.monotonic() + timeout
-        line = proc.stdout.readline()
+        try:
+            line = _readline(proc, timeout)
+        except TimeoutError:
+            proc.kill()
+            proc.wait()
+            raise RuntimeError(f"vboard run: no board ready within {timeout}s") from None
         if not line:
             proc.wait(5)
             raise RuntimeError(f"vboard run failed ({proc.returncode}): {proc.stderr.read()}")
         ready = json.loads(line)["ready"]
-        assert time.monotonic() < deadline
-        return [RigBoard(b["name"], b["port"], Path(b["flash"]), self.home, b["unique_id"]) for b in ready]
+        boards = [RigBoard(b["name"], b["port"], b["unique_id"], Path(b["flash"]), self) for b in ready]
+        self.started += boards
+        return boards
+
+    def control_for(self, board: RigBoard) -> VBoardClient:
+        return VBoardClient(board.name, self.home)
+
+    def console_for(self, board: RigBoard) -> Console:
+        client = self.control_for(board)
+        return Console(board.name, client.console)
+
+    def console_logs(self) -> dict[str, str]:
+        logs = {}
+        for b in self.started:
+            try:
+                with self.control_for(b) as c:
+                    logs[b.name] = c.console(0)[0]
+            except (ControlError, OSError) as e:
+                logs[b.name] = f"(console not readable: {e})"
+        return logs
 
     def stop(self) -> None:
         for proc in self.procs:
@@ -60,6 +75,18 @@ class VirtualRig:
             try:
                 proc.wait(30)
             except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL) if False else proc.kill()
+                proc.kill()
                 proc.wait()
+            for stream in (proc.stdout, proc.stderr):
+                stream.close()
         self.procs.clear()
+
+
+def _readline(proc: subprocess.Popen, timeout: float) -> str:
+    """The first line `vboard run` prints (its ready report), within timeout."""
+    import selectors
+    with selectors.DefaultSelector() as sel:
+        sel.register(proc.stdout, selectors.EVENT_READ)
+        if not sel.select(timeout):
+            raise TimeoutError
+    return proc.stdout.readline()

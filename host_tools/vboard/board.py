@@ -49,6 +49,7 @@ WORD_FACTOR = 1.5
 # The shims are Python here but ROM on a real ESP32: the interpreter gets this
 # much more again, so the firmware sees the heap it asked for.
 SHIM_RESERVE = 32 * 1024
+CONSOLE_KEEP = 64 * 1024  # console output kept for the rig (a failed test's report)
 
 
 def interpreter_heap(heap: int) -> int:
@@ -100,6 +101,8 @@ class VirtualBoard:
         self.booted = asyncio.Event()
         self.raw_repl = False
         self.tail = b""
+        self.console_log = bytearray()  # the last CONSOLE_KEEP bytes the board printed, for the rig
+        self.console_total = 0          # bytes printed since the vboard started
         self.events: asyncio.StreamWriter | None = None
         self.clock_offset_ns = 0     # the board's RTC, from the host clock
         self.world_offset_ns = 0     # the world's time (what NTP answers), from the host clock
@@ -257,7 +260,7 @@ class VirtualBoard:
                     if outcome == "again":
                         continue
                 else:
-                    self.to_host.send(self._rom_banner())
+                    self._print(self._rom_banner())
             mode = "raw" if soft and self.raw_repl else "full"
             self.raw_repl = False
             self.exit = None
@@ -285,7 +288,7 @@ class VirtualBoard:
                 self._stop_wdt()
                 continue
             if soft:
-                self.to_host.send(b"MPY: soft reboot\r\n")
+                self._print(b"MPY: soft reboot\r\n")
                 continue
             if why.kind == "deepsleep":
                 self._stop_wdt()
@@ -379,12 +382,19 @@ class VirtualBoard:
         if raw_at >= 0 or friendly_at >= 0:
             self.raw_repl = raw_at > friendly_at
         self.tail = window[-32:]
-        self.to_host.send(data)
+        self._print(data)
         if self.to_host.full:
             # a UART makes a fast printer wait: stop reading until the line has room
             loop = asyncio.get_running_loop()
             loop.remove_reader(self.inner_m)
             self.to_host.on_room = lambda: loop.add_reader(self.inner_m, self._from_board)
+
+    def _print(self, data: bytes) -> None:
+        """Out on the UART to the host, and into the log the rig can read."""
+        self.console_log += data
+        del self.console_log[:-CONSOLE_KEEP]
+        self.console_total += len(data)
+        self.to_host.send(data)
 
     # --- the firmware's requests to the hardware ------------------------------
     async def _bus_client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:

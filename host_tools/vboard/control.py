@@ -82,6 +82,11 @@ class VBoardClient:
     def reset(self) -> None:
         self.call("reset")
 
+    def console(self, since: int = 0) -> tuple[str, int]:
+        """What the board printed on its console from byte `since` on, and the next offset."""
+        reply = self.call("console", since=since)
+        return reply["text"], reply["next"]
+
     def wait_for(self, predicate, timeout: float = 10.0, interval: float = 0.05, what: str = "condition"):
         """Poll the board's status until predicate(status) is truthy."""
         deadline = time.monotonic() + timeout

@@ -89,6 +89,10 @@ async def handle(board: VirtualBoard, req: dict) -> dict:
         return {}
     if op in ROM_OPS:
         return await ROM_OPS[op](board, req)
+    if op == "console":  # what the board printed since byte `since`, as a tap on the UART would see it
+        since = max(int(req.get("since", 0)), board.console_total - len(board.console_log))
+        start = len(board.console_log) - (board.console_total - since)
+        return {"text": bytes(board.console_log[start:]).decode("utf-8", "replace"), "next": board.console_total}
     if op == "wifi":
         board.wifi = (req["ssid"], req["key"]) if req.get("ssid") is not None else None
         return {}

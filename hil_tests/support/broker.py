@@ -1,0 +1,20 @@
+"""A Mosquitto of the test's own, on a free loopback port, its traffic recorded."""
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+
+from hil_tests.support import traffic
+from host_tools.broker.mosquitto import Mosquitto
+
+
+@contextlib.contextmanager
+def running_broker(conf_dir: Path, extra=("persistence true",)):
+    """A started broker (anonymous, persistent across its own restarts) whose
+    every message is recorded for the test's report; stopped afterwards."""
+    broker = Mosquitto(conf_dir, extra=list(extra)).start()
+    try:
+        traffic.record(broker.port)
+        yield broker
+    finally:
+        broker.stop()

@@ -1,0 +1,43 @@
+"""The firmware onto a board, and mpremote against its port, as over USB."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from hil_tests.support.console import released
+
+
+def mpremote(port, *args: str, timeout: float = 60, check: bool = True) -> subprocess.CompletedProcess:
+    """The real mpremote CLI against a port, without its soft reset on connect.
+    The rig's console reader (serial target) lets go of the port meanwhile."""
+    cmd = [sys.executable, "-m", "mpremote", "connect", str(port), "resume", *args]
+    with released(str(port)):
+        run = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    if check and run.returncode:
+        raise AssertionError(f"mpremote {' '.join(args)} failed ({run.returncode}):\n{run.stdout}{run.stderr}")
+    return run
+
+
+def firmware_bundle(tmp: Path, config: dict) -> Path:
+    """The compiled firmware and its config, as they go onto a board."""
+    from host_tools.firmware_build import build
+    bundle = tmp / "bundle"
+    build(bundle)
+    (bundle / "config.json").write_text(json.dumps(config))
+    return bundle
+
+
+def copy_bundle(port, bundle: Path) -> None:
+    """Copy every file of a bundle onto the board's flash with mpremote."""
+    entries = sorted(p.name for p in bundle.iterdir())
+    cmd = [sys.executable, "-m", "mpremote", "connect", str(port), "resume", "fs", "cp", "-r", *entries, ":"]
+    with released(str(port)):
+        run = subprocess.run(cmd, cwd=bundle, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stdout + run.stderr
+
+
+def deploy_firmware(port, tmp: Path, config: dict) -> None:
+    """Copy the firmware bundle and its config onto a board with mpremote, as over USB."""
+    copy_bundle(port, firmware_bundle(tmp, config))

@@ -1,0 +1,30 @@
+"""Several lamps along one street, each with its own config, one firmware build."""
+from __future__ import annotations
+
+import json
+
+from hil_tests.support.firmware import copy_bundle, firmware_bundle
+from hil_tests.support.lamp import lamp_config
+
+
+def deploy_street(rig, tmp_path, port, name="nb", count=6, street="centre.main", **settings):
+    """`count` boards on `street` at positions 1..count; returns (boards, controls),
+    the boards just reset into the firmware."""
+    boards = rig.start(name, count=count)
+    bundle = None
+    for pos, b in enumerate(boards, 1):
+        cfg = lamp_config(b.unique_id, port, street=street, position=pos, **settings)
+        if bundle is None:
+            bundle = firmware_bundle(tmp_path, cfg)
+        (bundle / "config.json").write_text(json.dumps(cfg))
+        copy_bundle(b.port, bundle)
+    controls = [b.control() for b in boards]
+    for c in controls:
+        c.reset()
+    return boards, controls
+
+
+def wait_street_online(watch, boards, site="test"):
+    for b in boards:
+        watch.wait(lambda t, p, r, dev=b.unique_id: t == f"pl/{site}/{dev}/status" and p == b"online", timeout=30,
+                   what=f"{b.name} online")
