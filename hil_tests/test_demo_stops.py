@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.virtual_only
+pytestmark = pytest.mark.needs_board_spawn  # the demo starts vboards of its own
 
 
 def descendants(pid: int) -> set[int]:

@@ -12,7 +12,7 @@ import serial
 
 from host_tools.esp_image import firmware
 
-pytestmark = pytest.mark.virtual_only   # the BOOT button and EN are pressed through the control channel
+pytestmark = [pytest.mark.needs_board_spawn, pytest.mark.needs_boot_button, pytest.mark.needs_reset]  # blank vboards
 
 
 def esptool(port: str, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:

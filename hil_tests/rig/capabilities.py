@@ -13,7 +13,7 @@ CAPABILITIES = {
     "sensor_faults": "unplug a sensor, fail the lamp or its driver, or heat the chip",
     "network_faults": "take the board's network down",
     "power_meter": "measure the energy the lamp really drew",
-    "safe_mode_pin": "hold the safe-mode pin through a reset",
+    "boot_button": "hold the BOOT button (GPIO0, also the safe-mode pin) through a reset",
     "flash": "read and write the board's flash from the rig side",
     "board_spawn": "start boards of its own choosing (heap size, baud rate, fifty at once, vboard errors)",
 }
