@@ -2,6 +2,7 @@
 import click
 
 from .demo import demo
+from .fleet.cli import register as register_fleet
 from .broker.cli import broker
 from .inventory.cli import inventory
 from .provision.cli import provision
@@ -26,6 +27,7 @@ cli.add_command(inventory)
 cli.add_command(broker)
 cli.add_command(demo)
 cli.add_command(provision)
+register_fleet(cli)
 
 
 def main():

@@ -98,4 +98,108 @@ MIGRATIONS = [
         skipped INTEGER NOT NULL
     );
     """,
+    # 1 -> 2: fleet operations (docs/fleet.md): what the collector last heard from
+    # each board, what each board should run, commands and their answers, staged
+    # roll-outs, and the append-only audit log.
+    """
+    CREATE TABLE fleet_boards (
+        device_id TEXT PRIMARY KEY,          -- the topic segment; boards unknown to the inventory too
+        site_id TEXT NOT NULL,
+        online INTEGER,                      -- 1 / 0 from status and the Will; NULL never heard
+        status_at REAL,                      -- host time (s) of the last status change
+        last_seen REAL,                      -- host time of the last message of any kind
+        level REAL, mode TEXT, program TEXT, program_hash TEXT, config_hash TEXT, fw TEXT, clock TEXT,
+        faults TEXT NOT NULL DEFAULT '[]',
+        state_at REAL, state_seq INTEGER,
+        power_w REAL, energy_wh REAL, burn_h REAL, cycles INTEGER, rssi INTEGER,
+        heap_free INTEGER, heap_low INTEGER, uptime_s INTEGER, dropped INTEGER, tele_at REAL,
+        boots INTEGER NOT NULL DEFAULT 0,    -- boot events seen
+        reset_causes TEXT NOT NULL DEFAULT '{}',   -- reset cause -> count
+        last_boot_at REAL,
+        seq_high INTEGER,                    -- highest seq of the current boot
+        seq_missing TEXT NOT NULL DEFAULT '[]',    -- seqs of the current boot not seen (yet)
+        seq_gaps INTEGER NOT NULL DEFAULT 0,       -- messages lost, all boots
+        duplicates INTEGER NOT NULL DEFAULT 0,
+        messages INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE TABLE fleet_meta (                -- the collector's own memory, e.g. when the broker last started
+        key TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    );
+    CREATE TABLE fleet_programs (            -- every program document the fleet tools sent or desire
+        hash TEXT PRIMARY KEY,               -- firmware/lampctl/digest.py, as the board reports it
+        program_id TEXT NOT NULL,
+        doc TEXT NOT NULL,
+        added_at TEXT NOT NULL
+    );
+    CREATE TABLE fleet_desired (             -- what boards should run, inherited site > district > street > board
+        site_id TEXT NOT NULL REFERENCES sites(id),
+        scope TEXT NOT NULL CHECK (scope IN ('site', 'district', 'street', 'board')),
+        name TEXT NOT NULL,                  -- '' for the site, a district slug, a street group, a device id
+        key TEXT NOT NULL,                   -- 'program' (a fleet_programs hash), 'firmware', or a config key
+        value TEXT NOT NULL,                 -- JSON
+        set_at TEXT NOT NULL,
+        set_by TEXT NOT NULL,
+        PRIMARY KEY (site_id, scope, name, key)
+    );
+    CREATE TABLE fleet_commands (
+        id TEXT PRIMARY KEY,                 -- the command's `id`, answered in every ack
+        site_id TEXT NOT NULL,
+        name TEXT NOT NULL,
+        payload TEXT NOT NULL,
+        target TEXT NOT NULL,                -- what the operator asked for, e.g. 'district:centre'
+        topics TEXT NOT NULL,                -- JSON list of the topics it went out on
+        sent_at TEXT NOT NULL,
+        actor TEXT NOT NULL
+    );
+    CREATE TABLE fleet_command_results (
+        command_id TEXT NOT NULL REFERENCES fleet_commands(id),
+        device_id TEXT NOT NULL,
+        outcome TEXT NOT NULL CHECK (outcome IN ('pending', 'ok', 'refused', 'silent')),
+        error TEXT,
+        at TEXT NOT NULL,
+        PRIMARY KEY (command_id, device_id)
+    );
+    CREATE TABLE rollouts (
+        id INTEGER PRIMARY KEY,
+        site_id TEXT NOT NULL,
+        change TEXT NOT NULL,                -- JSON: {"kind": ..., ...} (host_tools/fleet/changes.py)
+        target TEXT NOT NULL,
+        plan TEXT NOT NULL,                  -- JSON: waves, soak, threshold
+        status TEXT NOT NULL,                -- running, halted, done, rolling_back, rolled_back
+        reason TEXT NOT NULL DEFAULT '',
+        created_at TEXT NOT NULL,
+        created_by TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    );
+    CREATE TABLE rollout_boards (
+        rollout_id INTEGER NOT NULL REFERENCES rollouts(id),
+        device_id TEXT NOT NULL,
+        wave INTEGER NOT NULL,
+        step TEXT NOT NULL,                  -- pending, sending, sent, acked, healthy, failed, reverting, reverted
+        command_id TEXT,
+        error TEXT,
+        previous TEXT,                       -- JSON: what the board had, for a roll-back
+        baseline TEXT,                       -- JSON: health when the change was sent (boots, faults)
+        attempts INTEGER NOT NULL DEFAULT 0,
+        updated_at TEXT NOT NULL,
+        PRIMARY KEY (rollout_id, device_id)
+    );
+    CREATE INDEX rollout_boards_by_wave ON rollout_boards (rollout_id, wave);
+    CREATE TABLE audit_log (
+        id INTEGER PRIMARY KEY,
+        at TEXT NOT NULL,
+        actor TEXT NOT NULL,
+        action TEXT NOT NULL,
+        target TEXT NOT NULL,
+        detail TEXT NOT NULL,
+        outcome TEXT NOT NULL,
+        prev_hash TEXT NOT NULL,
+        hash TEXT NOT NULL
+    );
+    CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log
+        BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+    CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
+        BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+    """,
 ]

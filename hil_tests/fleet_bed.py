@@ -1,0 +1,112 @@
+"""The fleet acceptance bed: an inventory of a district, a broker running its
+accounts, simulated lamps and real vboards on it, and the fleet's accounts.
+
+The broker is made by a factory from BROKERS, in this one place, so the same
+tests run on another broker (e.g. a RabbitMQ cluster: add its factory here). A
+factory takes (inventory, directory) and returns an object with `host`,
+`port` (where boards connect), `fleet_host`, `fleet_port` (where fleet tools
+connect: another node of a cluster), `start()`, `stop()`, `restart()` and
+`reload(inventory)` (the accounts and ACL again from the inventory)."""
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from host_tools.broker import credentials
+from host_tools.broker.local import local_broker
+from host_tools.fleet.sim.enrol import enrol
+from host_tools.fleet.sim.layout import district_csv
+from host_tools.fleet.sim.processes import SimFleet
+from host_tools.inventory import open_inventory, places
+from host_tools.inventory.gis_csv import import_csv
+
+SITE = "metz"
+TZ = "CET-1CEST,M3.5.0,M10.5.0/3"
+NIGHT = 1795818600  # 2026-11-27 23:30 CET
+
+
+class MosquittoBed:
+    """The fleet's generated Mosquitto, with persistence (retained messages
+    survive its restart, as on a production broker)."""
+
+    def __init__(self, inv, directory: Path):
+        self.broker = local_broker(inv, directory)
+        self.broker.extra.append("persistence true")
+        self.host = self.fleet_host = "127.0.0.1"
+        self.port = self.fleet_port = self.broker.port
+
+    def start(self):
+        self.broker.start()
+
+    def stop(self):
+        self.broker.stop()
+
+    def restart(self):
+        self.broker.stop()
+        self.broker.start()
+
+    def reload(self, inv):
+        self.broker.reload(inv)
+
+
+BROKERS = {"mosquitto": MosquittoBed}
+
+
+def broker_kinds() -> list[str]:
+    """$PILOTLIGHT_FLEET_BROKERS (comma-separated) picks the brokers to run the fleet tests on."""
+    return [k for k in os.environ.get("PILOTLIGHT_FLEET_BROKERS", "mosquitto").split(",") if k]
+
+
+@dataclass
+class FleetBed:
+    home: Path
+    db: Path
+    broker: object
+    sim: SimFleet
+    configs: list[dict]
+    operator: tuple[str, str]
+    monitor: tuple[str, str]
+    observer: tuple[str, str]
+    vboards: list = field(default_factory=list)
+
+    @property
+    def sim_devices(self) -> list[str]:
+        return [c["device"]["id"] for c in self.configs]
+
+    def inv(self):
+        return open_inventory(self.db)
+
+
+def make_bed(home: Path, kind: str, lamps: int, processes: int = 2, tele_s: float = 30.0,
+             street_len: int = 50) -> FleetBed:
+    home.mkdir(parents=True, exist_ok=True)
+    db = home / "inventory.sqlite"
+    with open_inventory(db, create=True) as inv:
+        import_csv(inv, district_csv(home / "poles.csv", SITE, lamps, districts=2, street_len=street_len))
+        places.ensure_site(inv, SITE, tz=TZ)
+        logins = {}
+        for user, role in (("operator", "operator"), ("monitor", "monitor"), ("observer", "monitor")):
+            a = credentials.ensure_fleet_account(inv, user, role)
+            logins[user] = (a.username, a.password)
+        broker = BROKERS[kind](inv, home / "broker")
+        configs = enrol(inv, SITE, broker.host, broker.port)
+        broker.reload(inv)
+    broker.start()
+    sim = SimFleet(home / "sim", configs, processes=processes, tele_s=tele_s,
+                   clock_offset=NIGHT - int(time.time()), backoff_max=5.0)
+    sim.start()
+    sim.wait_connected(timeout=120)
+    return FleetBed(home, db, broker, sim, configs, logins["operator"], logins["monitor"], logins["observer"])
+
+
+def wait_for(predicate, timeout: float = 30.0, every: float = 0.2, what: str = "condition"):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{what}: not within {timeout}s")
+        time.sleep(every)

@@ -1,0 +1,153 @@
+"""Issue 9 acceptance, status: 2,000 simulated lamps (and vboards, see
+test_fleet_vboards.py) on one broker; `fleet status` stays right when lamps
+die and come back, when the collector is killed and restarted, and when the
+broker restarts; a seq gap made on purpose is reported."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+
+import pytest
+
+from hil_tests.fleet_bed import SITE, broker_kinds, make_bed, wait_for
+
+LAMPS = 2000
+
+
+@pytest.fixture(scope="module", params=broker_kinds())
+def bed(request, tmp_path_factory):
+    b = make_bed(tmp_path_factory.mktemp("fleet"), request.param, LAMPS)
+    yield b
+    b.sim.stop()
+    b.broker.stop()
+
+
+def collector(bed) -> subprocess.Popen:
+    """`pilotlight fleet collect` as an operator runs it."""
+    return subprocess.Popen([sys.executable, "-m", "host_tools", "fleet", "--db", str(bed.db), "collect", "--site",
+                             SITE, "--host", bed.broker.fleet_host, "--port", str(bed.broker.fleet_port),
+                             "--account", bed.monitor[0]],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+
+def status(bed, *args) -> dict:
+    run = subprocess.run([sys.executable, "-m", "host_tools", "fleet", "--db", str(bed.db), "status", "--site", SITE,
+                          "--json", *args], capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, run.stderr
+    return json.loads(run.stdout)
+
+
+def by_device(report: dict) -> dict[str, dict]:
+    return {b["device_id"]: b for b in report["boards"]}
+
+
+class Collecting:
+    """The collector process of the module; a test may kill it, the next one gets it back."""
+
+    def __init__(self, bed):
+        self.bed, self.proc = bed, collector(bed)
+
+    def ensure(self) -> "Collecting":
+        if self.proc.poll() is not None:
+            self.proc = collector(self.bed)
+        return self
+
+    def stop(self) -> int:
+        self.proc.send_signal(signal.SIGTERM)
+        return self.proc.wait(30)
+
+
+@pytest.fixture(scope="module")
+def collecting(bed):
+    c = Collecting(bed)
+    wait_for(lambda: status(bed)["summary"]["online"] == LAMPS, 60, 1, "every lamp online in fleet status")
+    yield c
+    c.stop()
+
+
+@pytest.fixture
+def running_collector(collecting):
+    return collecting.ensure()
+
+
+def test_every_lamp_is_shown_online_on_its_pole_in_street_order(bed, running_collector):
+    report = status(bed)
+    assert report["summary"]["boards"] == LAMPS and report["summary"]["online"] == LAMPS
+    rows = report["boards"]
+    seen_streets = []
+    for prev, row in zip(rows, rows[1:]):
+        if row["street"] == prev["street"]:
+            assert row["position"] == prev["position"] + 1   # street order, not chip-id order
+    for row in rows:
+        if row["street"] not in seen_streets:
+            seen_streets.append(row["street"])
+        assert row["pole"] and row["mode"] == "schedule" and row["level"] == 80.0 and row["fw"]
+    assert len(seen_streets) == LAMPS // 50
+    one = status(bed, "--street", rows[0]["street_group"])
+    assert [b["pole"] for b in one["boards"]] == [r["pole"] for r in rows[:50]]
+
+
+def test_lamps_that_die_show_offline_and_come_back_with_a_boot(bed, running_collector):
+    dead = bed.sim_devices[100:120]
+    bed.sim.power(dead, False)
+    wait_for(lambda: {b["device_id"] for b in status(bed, "--offline")["boards"]} == set(dead), 30, 0.5,
+             "exactly the dead lamps offline")
+    boots_before = {d: by_device(status(bed))[d]["boots"] for d in dead}
+    bed.sim.power(dead, True)
+    wait_for(lambda: status(bed, "--offline")["summary"]["boards"] == 0, 30, 0.5, "every lamp back online")
+    after = by_device(status(bed))
+    for d in dead:
+        assert after[d]["boots"] == boots_before[d] + 1
+        assert after[d]["reset_causes"].get("power_on", 0) >= 1
+
+
+def test_collector_killed_and_restarted_sees_what_happened_meanwhile(bed, running_collector):
+    running_collector.proc.send_signal(signal.SIGKILL)
+    running_collector.proc.wait(10)
+    dead = bed.sim_devices[300:310]
+    bed.sim.power(dead, False)            # while nobody collects: only the retained Wills tell
+    bed.sim.fault(bed.sim_devices[400:403], "lamp_failed")
+    running_collector.ensure()
+    wait_for(lambda: {b["device_id"] for b in status(bed, "--offline")["boards"]} == set(dead), 30, 0.5,
+             "the lamps that died meanwhile offline")
+    wait_for(lambda: {b["device_id"] for b in status(bed, "--faulty")["boards"]}
+             == set(bed.sim_devices[400:403]), 30, 0.5, "the faulty lamps")
+    bed.sim.fault(bed.sim_devices[400:403], "lamp_failed", raised=False)
+    bed.sim.power(dead, True)
+    wait_for(lambda: status(bed, "--offline")["summary"]["boards"] == 0
+             and status(bed, "--faulty")["summary"]["boards"] == 0, 30, 0.5, "all well again")
+    assert running_collector.stop() == 0      # SIGTERM: a clean stop
+
+
+def test_broker_restart_a_lamp_that_died_meanwhile_is_not_shown_online(bed, running_collector):
+    wait_for(lambda: status(bed, "--offline")["summary"]["boards"] == 0, 30, 0.5, "all online to begin with")
+    bed.broker.stop()
+    dead = bed.sim_devices[500:505]
+    bed.sim.power(dead, False)          # no Will: the broker was down when they died
+    bed.broker.start()
+    bed.sim.wait_connected(LAMPS - len(dead), timeout=90)
+    wait_for(lambda: {b["device_id"] for b in status(bed, "--offline")["boards"]} == set(dead), 60, 1,
+             "only the lamps that died during the restart offline")
+    bed.sim.power(dead, True)
+    wait_for(lambda: status(bed, "--offline")["summary"]["boards"] == 0, 60, 1, "all back")
+
+
+def test_a_seq_gap_made_on_purpose_is_reported(bed, running_collector):
+    lossy = bed.sim_devices[700]
+    wait_for(lambda: by_device(status(bed))[lossy]["online"], 30, 0.5, "the lamp online")
+    before = by_device(status(bed))[lossy]["gaps"]
+    bed.sim.skip_seq([lossy], 3)       # three messages lost between lamp and fleet
+    wait_for(lambda: by_device(status(bed))[lossy]["gaps"] == before + 3, 20, 0.5, "the gap of 3")
+
+
+def test_status_filters_and_table(bed, running_collector):
+    fw = status(bed)["boards"][0]["fw"]
+    assert status(bed, "--fw", fw)["summary"]["boards"] == LAMPS
+    assert status(bed, "--fw", "9.9.9")["summary"]["boards"] == 0
+    run = subprocess.run([sys.executable, "-m", "host_tools", "fleet", "--db", str(bed.db), "status", "--site", SITE,
+                          "--street", "Street 1"], capture_output=True, text=True, timeout=60,
+                         env=dict(os.environ, COLUMNS="200"))
+    assert run.returncode == 0 and "S00000" in run.stdout and "50 boards: 50 online" in run.stdout
