@@ -56,6 +56,7 @@ def connect(cfg, ctl, sensing, events):
     from lampctl.link import Link
     from lampctl.mqtt import MQTTClient, tls_context
     from lampctl.remote import Remote
+    from lampctl.resolver import address
     from lampctl.uplink import Uplink
     dev, m = cfg["device"], cfg["mqtt"]
     root = "pl/%s/%s" % (dev["site"], dev["id"])
@@ -64,7 +65,7 @@ def connect(cfg, ctl, sensing, events):
     client = MQTTClient(dev["id"], m["host"], m["port"], m.get("username"), m.get("password"),
                         keepalive_s=m.get("keepalive_s", 60), ssl=ssl,
                         server_hostname=m["host"] if ssl else None,
-                        will_topic=root + "/status", max_msg=m.get("max_message", 2048))
+                        will_topic=root + "/status", max_msg=m.get("max_message", 2048), resolve=address)
     uplink = Uplink(cfg, ctl, sensing, link, events, client, root)
     remote = Remote(cfg, ctl, uplink, client, events)
     client.on_message = remote.on_message

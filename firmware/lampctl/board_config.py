@@ -4,6 +4,12 @@
 
 GPIOS = tuple(range(0, 20)) + (21, 22, 23, 25, 26, 27) + tuple(range(32, 40))
 OUTPUT_GPIOS = tuple(p for p in GPIOS if p < 34 and p not in (6, 7, 8, 9, 10, 11))
+INPUT_ONLY_GPIOS = tuple(range(34, 40))  # no output driver, and no internal pull-up or pull-down
+# Ethernet PHYs the esp32 port's network.LAN drives over the internal EMAC (RMII).
+PHYS = ("LAN8710", "LAN8720", "IP101", "RTL8201", "DP83848", "KSZ8041", "KSZ8081")
+# The EMAC's 50 MHz RMII reference clock: an input on GPIO 0 only, or an output
+# the ESP32 drives on GPIO 0, 16 or 17 (a PHY without its own crystal).
+REF_CLK_PINS = {"in": (0,), "out": (0, 16, 17)}
 SENSOR_KINDS = ("ina219", "ina226", "bh1750", "veml7700")
 POWER_MONITORS = ("ina219", "ina226")
 
@@ -43,6 +49,46 @@ def _range(v, lo, hi, name):
         raise ConfigError("%s: %r is out of range [%r, %r]" % (name, v, lo, hi))
 
 
+def _claim(used, p, name):
+    if p in used:
+        raise ConfigError("%s: GPIO %d is already used by %s" % (name, p, used[p]))
+    used[p] = name
+
+
+def _ethernet(eth, used):
+    """The RMII PHY's wiring, as network.LAN needs it (docs/wiring.md)."""
+    phy = _get(eth, "phy", str, "ethernet.")
+    if phy not in PHYS:
+        raise ConfigError("ethernet.phy: unknown PHY %r (known: %s)" % (phy, ", ".join(PHYS)))
+    _range(_get(eth, "phy_addr", int, "ethernet."), 0, 31, "ethernet.phy_addr")
+    for k in ("mdc", "mdio", "power_pin"):
+        p = _pin(eth, k, "ethernet.", output=True, optional=(k == "power_pin"))
+        if p is not None:
+            _claim(used, p, "ethernet." + k)
+    clk = _pin(eth, "ref_clk_pin", "ethernet.", output=True, optional=True)
+    mode = _get(eth, "ref_clk_mode", str, "ethernet.", optional=True)
+    if (clk is None) != (mode is None):
+        raise ConfigError("ethernet.ref_clk_pin and ethernet.ref_clk_mode: give both or neither")
+    if clk is not None:
+        if mode not in REF_CLK_PINS:
+            raise ConfigError("ethernet.ref_clk_mode: must be 'in' or 'out', got %r" % mode)
+        if clk not in REF_CLK_PINS[mode]:
+            raise ConfigError("ethernet.ref_clk_pin: the RMII clock %s is on GPIO %s only, not %d" % (
+                "input" if mode == "in" else "output", " or ".join(str(p) for p in REF_CLK_PINS[mode]), clk))
+        _claim(used, clk, "ethernet.ref_clk_pin")
+
+
+def _safe_mode_pull(cfg):
+    # The safe-mode button pulls its pin to GND; something must hold it high.
+    pull = cfg.get("safe_mode_pull", "internal")
+    if pull not in ("internal", "external"):
+        raise ConfigError("safe_mode_pull: must be 'internal' or 'external', got %r" % (pull,))
+    pin = cfg.get("safe_mode_pin")
+    if pull == "internal" and pin in INPUT_ONLY_GPIOS:
+        raise ConfigError("safe_mode_pull: GPIO %d is input-only and has no internal pull-up: fit an external "
+                          "pull-up (10 kOhm to 3V3) and set 'external'" % pin)
+
+
 def validate_board(cfg):
     """Check a board type; return it unchanged or raise ConfigError naming the field."""
     if not isinstance(cfg, dict):
@@ -51,10 +97,9 @@ def validate_board(cfg):
     net = _get(cfg, "network", str, "")
     if net not in ("wifi", "ethernet"):
         raise ConfigError("network: must be 'wifi' or 'ethernet', got %r" % net)
+    used = {}  # type: dict
     if net == "ethernet":
-        eth = _get(cfg, "ethernet", dict, "")
-        for k in ("mdc", "mdio"):
-            _pin(eth, k, "ethernet.", output=True)
+        _ethernet(_get(cfg, "ethernet", dict, ""), used)
     lamp = _get(cfg, "lamp", dict, "")
     driver = _get(lamp, "driver", str, "lamp.")
     if driver not in ("pwm", "0-10v"):
@@ -68,23 +113,19 @@ def validate_board(cfg):
     _range(rated, 1.0, 1000.0, "lamp.rated_power_w")
     _range(_get(lamp, "standby_power_w", float, "lamp."), 0.0, rated, "lamp.standby_power_w")
     _range(_get(lamp, "supply_v", float, "lamp."), 3.0, 60.0, "lamp.supply_v")
-    used = {lamp["pin"]: "lamp.pin"}
+    _claim(used, lamp["pin"], "lamp.pin")
     for key in ("safe_mode_pin", "status_led_pin", "pir_pin", "ambient_adc_pin"):
         p = _pin(cfg, key, "", output=(key == "status_led_pin"), optional=True)
         if p is not None:
-            if p in used:
-                raise ConfigError("%s: GPIO %d is already used by %s" % (key, p, used[p]))
-            used[p] = key
+            _claim(used, p, key)
+    _safe_mode_pull(cfg)
     i2c = _get(cfg, "i2c", dict, "", optional=True)
     sensors = _get(cfg, "sensors", list, "", optional=True) or []
     if sensors and i2c is None:
         raise ConfigError("i2c: missing, but sensors are fitted")
     if i2c is not None:
         for k in ("sda", "scl"):
-            p = _pin(i2c, k, "i2c.", output=True)
-            if p in used:
-                raise ConfigError("i2c.%s: GPIO %d is already used by %s" % (k, p, used[p]))
-            used[p] = "i2c." + k
+            _claim(used, _pin(i2c, k, "i2c.", output=True), "i2c." + k)
         _range(_get(i2c, "freq", int, "i2c."), 10000, 1000000, "i2c.freq")
     addresses = {}  # type: dict
     for i, s in enumerate(sensors):

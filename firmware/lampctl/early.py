@@ -59,6 +59,14 @@ def watchdog_resets():
     return _record()[WDT_RESETS]
 
 
+def _safe_mode_pin(pin, internal):
+    # GPIO 34-39 have no internal pull (board_config refuses one there): those
+    # carriers hold the pin high with a resistor of their own
+    if internal:
+        return machine.Pin(pin, machine.Pin.IN, machine.Pin.PULL_UP)
+    return machine.Pin(pin, machine.Pin.IN)
+
+
 def boot_mode():
     """RUN, MAINTENANCE (the provisioning tool's flag file) or SAFE (the
     safe-mode pin held low, or SAFE_AFTER_CRASHES crashes in a row).
@@ -75,10 +83,12 @@ def boot_mode():
         print("pilotlight: maintenance mode, app not started")
         return MAINTENANCE
     try:
-        pin = config.load()["board"].get("safe_mode_pin")
+        board = config.load()["board"]
+        pin = board.get("safe_mode_pin")
+        internal = board.get("safe_mode_pull", "internal") == "internal"
     except Exception:
         pin = None  # the app reports a bad config itself
-    if pin is not None and machine.Pin(pin, machine.Pin.IN, machine.Pin.PULL_UP).value() == 0:
+    if pin is not None and _safe_mode_pin(pin, internal).value() == 0:
         print("pilotlight: safe mode (safe-mode pin held): app not started")
         return SAFE
     if rec[CRASHES] >= SAFE_AFTER_CRASHES:

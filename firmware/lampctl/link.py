@@ -3,14 +3,31 @@
 # on any of this: it runs in its own task.
 import asyncio
 import random
+import time
 
+import machine
 import network
 
-from lampctl import clock
+from lampctl import clock, worker
 
 JOIN_TIMEOUT_MS = 15000
 BACKOFF_MAX_MS = 60000
 NTP_EVERY_S = 6 * 3600
+NTP_TIMEOUT_MS = 5000   # the lookup and the answer (ntptime itself gives up after 1 s)
+NTP_RETRY_MS = 30000    # after a failed sync
+
+
+def lan(eth):
+    """network.LAN for the board's RMII PHY (board_config checked the wiring):
+    its power switch and its 50 MHz clock, without which it never answers."""
+    kw = {"mdc": machine.Pin(eth["mdc"]), "mdio": machine.Pin(eth["mdio"]),
+          "phy_type": getattr(network, "PHY_" + eth["phy"]), "phy_addr": eth["phy_addr"]}
+    if eth.get("power_pin") is not None:
+        kw["power"] = machine.Pin(eth["power_pin"])
+    if eth.get("ref_clk_pin") is not None:
+        kw["ref_clk"] = machine.Pin(eth["ref_clk_pin"])
+        kw["ref_clk_mode"] = machine.Pin.OUT if eth["ref_clk_mode"] == "out" else machine.Pin.IN
+    return network.LAN(0, **kw)
 
 
 class Link:
@@ -21,6 +38,7 @@ class Link:
         self.ethernet = cfg["board"]["network"] == "ethernet"
         self.nic = None
         self.synced_at = None
+        self.ntp_retry_at = time.ticks_ms()
 
     @property
     def online(self):
@@ -37,11 +55,7 @@ class Link:
 
     def start(self):
         if self.ethernet:
-            eth = self.cfg["board"]["ethernet"]
-            import machine
-            # the esp32 port takes mdc/mdio (the generic stubs do not list them)
-            self.nic = network.LAN(0, mdc=machine.Pin(eth["mdc"]), mdio=machine.Pin(eth["mdio"]),  # type: ignore[call-arg]
-                                   phy_type=network.PHY_LAN8720, phy_addr=eth.get("phy_addr", 0))
+            self.nic = lan(self.cfg["board"]["ethernet"])
             self.nic.active(True)
         else:
             net = self.cfg.get("network") or {}
@@ -49,12 +63,17 @@ class Link:
             self.nic.active(True)
             self.nic.connect(net.get("wifi_ssid", ""), net.get("wifi_key", ""))
 
-    def _sync_clock(self):
+    async def _sync_clock(self):
+        # ntptime looks the server up and waits for its answer, each blocking:
+        # in the worker thread, so the lamp's loop runs on meanwhile
         import ntptime
         try:
-            ntptime.settime()
+            secs = await worker.call(ntptime.time, (), NTP_TIMEOUT_MS)
         except OSError:
+            self.ntp_retry_at = time.ticks_add(time.ticks_ms(), NTP_RETRY_MS)
             return
+        tm = time.gmtime(secs)
+        machine.RTC().datetime((tm[0], tm[1], tm[2], tm[6] + 1, tm[3], tm[4], tm[5], 0))
         now = clock.utc()
         self.ctl.clock_set(now, "ntp")
         self.synced_at = now
@@ -76,6 +95,7 @@ class Link:
                     delay = min(delay * 2, BACKOFF_MAX_MS)
                     continue
                 delay = 1000
-            if self.synced_at is None or clock.utc() - self.synced_at > NTP_EVERY_S:
-                self._sync_clock()
+            if (self.synced_at is None or clock.utc() - self.synced_at > NTP_EVERY_S) and \
+                    time.ticks_diff(time.ticks_ms(), self.ntp_retry_at) >= 0:
+                await self._sync_clock()
             await asyncio.sleep_ms(2000)

@@ -45,7 +45,7 @@ class MQTTClient:
                  will_topic=None, will_message=b"offline", will_retain=True, will_qos=1,
                  clean_session=False, max_msg=1024, max_inflight=8,
                  backoff_min_ms=1000, backoff_max_ms=60000, connect_timeout_ms=10000,
-                 ping_timeout_ms=0, on_message=None, on_connect=None, on_oversize=None):
+                 ping_timeout_ms=0, on_message=None, on_connect=None, on_oversize=None, resolve=None):
         if not 0 < keepalive_s <= 0xFFFF:
             raise ValueError("keepalive_s: %r out of range [1, 65535]" % keepalive_s)
         if not 0 < backoff_min_ms <= backoff_max_ms:
@@ -72,6 +72,9 @@ class MQTTClient:
         self.on_message = on_message
         self.on_connect = on_connect
         self.on_oversize = on_oversize
+        # async resolve(host, port) -> address: a name lookup off the loop (lampctl.resolver);
+        # without it, open_connection looks the name up itself and blocks the loop meanwhile
+        self.resolve = resolve
 
         self._tx = bytearray(max_msg + _TX_OVERHEAD)
         self._txmv = memoryview(self._tx)
@@ -174,8 +177,9 @@ class MQTTClient:
 
     async def _connect(self):
         self._dead.clear()
+        host = await self.resolve(self.host, self.port) if self.resolve else self.host
         self._stream, _ = await asyncio.wait_for_ms(
-            asyncio.open_connection(self.host, self.port, ssl=self.ssl,
+            asyncio.open_connection(host, self.port, ssl=self.ssl,
                                     server_hostname=self.server_hostname or self.host),
             self.connect_timeout_ms)
         wt, wm, wq, wr = self.will

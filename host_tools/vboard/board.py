@@ -115,6 +115,12 @@ class VirtualBoard:
         self.net_up = True
         self.rssi = -61
         self.wifi: tuple[str, str] | None = None   # the access point, when set
+        # The network's name server (names the rig registered) and its faults:
+        # how long a lookup and an NTP answer take, and whether DNS answers at all.
+        self.dns_names: dict[str, str] = {"localhost": "127.0.0.1", "pool.ntp.org": "192.0.2.123"}
+        self.dns_delay_ms = 0
+        self.dns_answers = True
+        self.ntp_delay_ms = 0
         self.started_at = 0.0
         self.servers: list[asyncio.AbstractServer] = []
         self.life: asyncio.Task | None = None
@@ -468,10 +474,18 @@ class VirtualBoard:
             return "1" if ok else "0"
         elif op == "RSSI":
             return str(self.rssi)
+        elif op == "DNS":
+            # "<ms the resolver takes> <address or ->": the shim waits, blocking its caller as lwIP does
+            ip = self.dns_names.get(args[0].lower()) if self.dns_answers else None
+            return f"{self.dns_delay_ms} {ip or '-'}"
         elif op == "NTP":
             if not self.net_up:
                 raise OSError(110, "ETIMEDOUT")
-            return str((time.time_ns() + self.world_offset_ns) // 10**9 - EPOCH_2000)
+            # "<ms until the answer> <seconds since 2000>", the time as of the answer
+            now = (time.time_ns() + self.world_offset_ns) // 10**9 - EPOCH_2000
+            return f"{self.ntp_delay_ms} {now + self.ntp_delay_ms // 1000}"
+        elif op == "LAN":
+            return "1" if hw.phy_answers(*(int(a) for a in args[:5]), args[5], int(args[6])) else "0"
         elif op == "TEMP":
             return str(round(hw.chip_temp_c))
         else:

@@ -96,6 +96,9 @@ async def handle(board: VirtualBoard, req: dict) -> dict:
     if op == "wifi":
         board.wifi = (req["ssid"], req["key"]) if req.get("ssid") is not None else None
         return {}
+    if op == "dns":  # a name the network's DNS server answers
+        board.dns_names[req["name"].lower()] = req["ip"]
+        return {}
     if op == "rssi":
         board.rssi = int(req["dbm"])
         return {}
@@ -152,6 +155,14 @@ def _fault(board: VirtualBoard, kind: str, on: bool, req: dict) -> dict:
         _sensor(board, req).garbled = on
     elif kind == "network_down":
         board.set_network(not on)
+    elif kind == "dns_slow":  # every lookup takes delay_ms, then answers
+        board.dns_delay_ms = int(req.get("delay_ms", 5000)) if on else 0
+    elif kind == "dns_down":  # the name server is unreachable: lwIP retries for delay_ms, then gives up
+        board.dns_answers = not on
+        board.dns_delay_ms = int(req.get("delay_ms", 10000)) if on else 0
+    elif kind == "ntp_slow":  # the NTP server answers after delay_ms (ntptime gives up after its timeout)
+        board.ntp_delay_ms = int(req.get("delay_ms", 3000)) if on else 0
     else:
-        raise ValueError(f"unknown fault {kind!r} (lamp_failed, driver_fault, sensor_gone, sensor_garbage, network_down)")
+        raise ValueError(f"unknown fault {kind!r} (lamp_failed, driver_fault, sensor_gone, sensor_garbage, "
+                         f"network_down, dns_slow, dns_down, ntp_slow)")
     return {}

@@ -40,6 +40,8 @@ class Hardware:
         self.physics.supply_v = lamp["supply_v"]
         for spec in self.board.get("sensors") or []:
             self.devices[spec["address"]] = make_device(spec, self.physics)
+        if self.board.get("safe_mode_pull") == "external" and self.board.get("safe_mode_pin") is not None:
+            self.levels[self.board["safe_mode_pin"]] = 1  # the carrier's pull-up resistor, button released
         i2c = self.board.get("i2c") or {}
         self.i2c_bus = f"{i2c.get('sda')}:{i2c.get('scl')}"
         self.update_lamp()
@@ -96,6 +98,26 @@ class Hardware:
         trigger = self.irqs.get(pin, 0)
         rising, falling = trigger & 1, trigger & 2
         return old != value and bool((value and rising) or (not value and falling))
+
+    def phy_answers(self, phy_type: int, phy_addr: int, mdc: int, mdio: int, power: int, clk_mode: str,
+                    clk_pin: int) -> bool:
+        """Whether the carrier's Ethernet PHY comes up as network.LAN was told to
+        drive it: powered, clocked, on its MDIO address and pins. Anything else
+        is what a real board shows: esp_eth_driver_install fails."""
+        eth = self.board.get("ethernet")
+        if not eth:
+            return False
+        phys = ("LAN8710", "LAN8720", "IP101", "RTL8201", "DP83848", "KSZ8041", "KSZ8081")
+        same_driver = {"LAN8710": "LAN8720"}  # one lan87xx driver for both
+        told = phys[phy_type] if 0 <= phy_type < len(phys) else "?"
+        if same_driver.get(told, told) != same_driver.get(eth["phy"], eth["phy"]):
+            return False
+        if (phy_addr, mdc, mdio) != (eth["phy_addr"], eth["mdc"], eth["mdio"]):
+            return False
+        if eth.get("power_pin") is not None and power != eth["power_pin"]:
+            return False  # the PHY is not powered: it never answers on MDIO
+        want_clk = (eth.get("ref_clk_mode", "in"), eth.get("ref_clk_pin", 0))
+        return (clk_mode, clk_pin) == want_clk
 
     def i2c_scan(self, bus: str) -> list[int]:
         if bus != self.i2c_bus:

@@ -23,12 +23,14 @@ def _open(role):
 
 
 _req = _open(b"REQ")
+_req_lock = _thread.allocate_lock()  # a worker thread may ask too: one request at a time
 
 
 def call(line):
     # One request, one reply line: "OK [value]" or "ERR errno".
-    _req.write(line.encode() + b"\n")
-    reply = _req.readline()
+    with _req_lock:
+        _req.write(line.encode() + b"\n")
+        reply = _req.readline()
     if not reply:
         raise OSError(5)  # EIO: the supervisor is gone
     if reply[:3] == b"ERR":

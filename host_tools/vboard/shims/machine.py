@@ -64,7 +64,9 @@ class Pin:
             if mode in (self.OUT, self.OPEN_DRAIN) and self._id >= 34:
                 raise ValueError("pin can only be input")
             self._mode = mode
-        if pull != -1 and pull is not None:
+        if pull != -1 and pull is not None and self._id < 34:
+            # GPIO 34-39 have no pull resistors: the esp32 port accepts the
+            # argument and the pin floats, as here
             _vbus.call("PULL %d %d" % (self._id, pull))
         if value is not None:
             self.value(value)

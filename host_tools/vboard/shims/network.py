@@ -15,11 +15,15 @@ STAT_WRONG_PASSWORD = 202
 STAT_BEACON_TIMEOUT = 200
 STAT_ASSOC_FAIL = 203
 STAT_HANDSHAKE_TIMEOUT = 204
-PHY_LAN8720 = 0
-PHY_IP101 = 1
-PHY_RTL8201 = 2
-PHY_DP83848 = 3
-PHY_KSZ8041 = 4
+# as in the esp32 port's modnetwork.h
+PHY_LAN8710 = 0
+PHY_LAN8720 = 1
+PHY_IP101 = 2
+PHY_RTL8201 = 3
+PHY_DP83848 = 4
+PHY_KSZ8041 = 5
+PHY_KSZ8081 = 6
+_PHYS = (0, 1, 2, 3, 4, 5, 6)
 ETH_INITIALIZED = 0
 ETH_STARTED = 1
 ETH_STOPPED = 2
@@ -57,12 +61,25 @@ def _mac(iface):
     return bytes(mac)
 
 
+_nics = {}  # interface id -> its latest object (one per interface on the chip)
+
+
+def _online():
+    # lwIP routes nothing without an interface that is up and has an address
+    for nic in _nics.values():
+        if nic.isconnected():
+            return True
+    return False
+
+
 class _Interface:
     _iface = 0
 
-    def __init__(self):
+    def __init__(self, iface):
+        self._iface = iface
         self._active = False
         self._joined = False
+        _nics[iface] = self
 
     def active(self, is_active=None):
         if is_active is None:
@@ -93,8 +110,7 @@ class _Interface:
 
 class WLAN(_Interface):
     def __init__(self, interface_id=STA_IF):
-        super().__init__()
-        self._iface = interface_id
+        super().__init__(interface_id)
         self._ssid = None
 
     def connect(self, ssid=None, key=None, *, bssid=None):
@@ -124,10 +140,59 @@ class WLAN(_Interface):
         return [(b"vboard-ap", b"\x02\x00\x00\x00\x00\x01", 6, -55, 3, False)] if _link[0] else []
 
 
-class LAN(_Interface):
-    def __init__(self, *args, **kwargs):
-        super().__init__()
-        self._iface = 3
+_REQUIRED = object()
+_lan = []  # the one LAN object: the esp32 port builds it once and hands it out after
+
+
+def _pin_id(pin, name):
+    # machine_pin_get_id: a Pin or a GPIO number, else ValueError
+    import machine
+    if isinstance(pin, machine.Pin):
+        return pin._id
+    if isinstance(pin, int) and pin in machine._GPIOS:
+        return pin
+    raise ValueError("invalid pin")
+
+
+def LAN(id=None, *, mdc=None, mdio=None, reset=None, power=None, phy_addr=_REQUIRED, phy_type=_REQUIRED,
+        spi=None, cs=None, int=None, ref_clk_mode=-1, ref_clk=None):
+    # The checks of the esp32 port's network_lan.c get_lan(), in its order; then
+    # the carrier's wiring decides whether the PHY answers (esp_eth_driver_install).
+    if _lan:
+        return _lan[0]
+    for name, v in (("phy_addr", phy_addr), ("phy_type", phy_type)):
+        if v is _REQUIRED:
+            raise TypeError("'%s' argument required" % name)
+        if not isinstance(v, type(0)):
+            raise TypeError("can't convert %s to int" % type(v).__name__)
+    if not isinstance(ref_clk_mode, type(0)):
+        raise TypeError("can't convert %s to int" % type(ref_clk_mode).__name__)
+    if id is not None and id != 0:
+        raise ValueError("invalid LAN interface identifier")
+    pins = [-1 if p is None else _pin_id(p, n) for n, p in
+            (("mdc", mdc), ("mdio", mdio), ("reset", reset), ("power", power), ("cs", cs), ("int", int))]
+    if not 0 <= phy_addr <= 0x1F:
+        raise ValueError("invalid phy address")
+    if phy_type not in _PHYS:
+        raise ValueError("invalid phy type")
+    clk = -1 if ref_clk is None else _pin_id(ref_clk, "ref_clk")
+    if pins[0] == -1 or pins[1] == -1:
+        raise ValueError("mdc and mdio must be specified")
+    if pins[3] >= 0:
+        _vbus.call("SET %d 1" % pins[3])  # the PHY's power switch, as the port drives it
+    # EMAC clock: the IDF default is an input on GPIO 0; any mode but Pin.IN is an output
+    mode = "in" if ref_clk_mode in (-1, 1) else "out"
+    ok = _vbus.call("LAN %d %d %d %d %d %s %d" % (phy_type, phy_addr, pins[0], pins[1], pins[3], mode,
+                                                   0 if clk == -1 else clk))
+    if ok != "1":
+        raise OSError("esp_eth_driver_install failed")
+    _lan.append(_LAN())
+    return _lan[0]
+
+
+class _LAN(_Interface):
+    def __init__(self):
+        super().__init__(3)
 
     def active(self, is_active=None):
         if is_active is None:

@@ -5,6 +5,7 @@ from usocket import *
 import usocket
 import _vbus
 import uos
+import utime
 
 _open = []
 _up = [uos.getenv("VBOARD_NET") != "0"]
@@ -33,8 +34,9 @@ def _alive(s):
 
 
 def _check():
-    if not _up[0]:
-        raise OSError(113)  # EHOSTUNREACH
+    import network
+    if not _up[0] or not network._online():
+        raise OSError(113)  # EHOSTUNREACH: the link is down, or no interface is up
 
 
 def socket(af=AF_INET, type=SOCK_STREAM, proto=0):
@@ -46,7 +48,21 @@ def socket(af=AF_INET, type=SOCK_STREAM, proto=0):
     return s
 
 
+def _numeric(host):
+    parts = host.split(".")
+    return len(parts) == 4 and all(p.isdigit() for p in parts)
+
+
 def getaddrinfo(host, port, af=0, type=0, proto=0, flags=0):
+    # A name goes to the network's DNS server (the supervisor); lwIP blocks its
+    # caller until the answer or its last retry, and so does this: called from
+    # the asyncio loop, it stops every task. A numeric address asks no one.
     if not _up[0]:
         raise OSError(-202)  # what the esp32 port raises when DNS fails
+    if not _numeric(host):
+        delay, ip = _vbus.call("DNS %s" % host).split()
+        utime.sleep_ms(int(delay))
+        if ip == "-" or not _up[0]:
+            raise OSError(-202)
+        host = ip
     return usocket.getaddrinfo(host, port, af, type, proto, flags)

@@ -1,0 +1,91 @@
+"""What the carrier board's wiring asks of the firmware (issue 12, defects 1 and
+6): the Olimex ESP32-POE's Ethernet PHY needs its power switch and the 50 MHz
+clock the ESP32 drives on GPIO 17, and GPIO 34-39 have no internal pulls. The
+vboard is as strict as the chip about both."""
+import pytest
+
+from hil_tests.conftest import deploy_firmware, mpremote, render_config
+from hil_tests.mqtt_watch import Watch
+from hil_tests.test_connectivity import NOV_2026, PARIS, broker  # noqa: F401 (fixture)
+
+pytestmark = pytest.mark.virtual_only
+POE = "olimex-esp32-poe"
+
+# network.LAN calls the esp32 port refuses (network_lan.c), and what it says.
+LAN_REFUSALS = """
+import machine, network
+P = machine.Pin
+for kw in ({'mdc': P(23), 'mdio': P(18), 'phy_type': network.PHY_LAN8720},
+           {'mdc': P(23), 'mdio': P(18), 'phy_type': network.PHY_LAN8720, 'phy_addr': 32},
+           {'mdc': P(23), 'mdio': P(18), 'phy_type': 99, 'phy_addr': 0},
+           {'mdio': P(18), 'phy_type': network.PHY_LAN8720, 'phy_addr': 0},
+           {'mdc': 23, 'mdio': 18, 'phy_type': network.PHY_LAN8720, 'phy_addr': 0, 'power': 40},
+           {'mdc': P(23), 'mdio': P(18), 'phy_type': network.PHY_LAN8720, 'phy_addr': 0},
+           {'mdc': P(23), 'mdio': P(18), 'phy_type': network.PHY_LAN8720, 'phy_addr': 0, 'power': P(12)},
+           {'mdc': P(23), 'mdio': P(18), 'phy_type': network.PHY_IP101, 'phy_addr': 0, 'power': P(12),
+            'ref_clk': P(17), 'ref_clk_mode': P.OUT}):
+    try:
+        network.LAN(0, **kw)
+        print('accepted')
+    except Exception as e:
+        print(type(e).__name__, e)
+try:
+    network.LAN(1, mdc=P(23), mdio=P(18), phy_type=network.PHY_LAN8720, phy_addr=0)
+except ValueError as e:
+    print('ValueError', e)
+nic = network.LAN(0, mdc=P(23), mdio=P(18), phy_type=network.PHY_LAN8720, phy_addr=0, power=P(12),
+                  ref_clk=P(17), ref_clk_mode=P.OUT)
+nic.active(True)
+print('up', nic.isconnected(), machine.Pin(12).value())
+"""
+
+
+def test_lan_shim_refuses_what_the_esp32_port_refuses(rig):
+    (board,) = rig.start("lan", board_type=POE)
+    out = mpremote(board.port, "exec", LAN_REFUSALS).stdout.strip().splitlines()
+    assert out == [
+        "TypeError 'phy_addr' argument required",
+        "ValueError invalid phy address",
+        "ValueError invalid phy type",
+        "ValueError mdc and mdio must be specified",
+        "ValueError invalid pin",
+        "OSError esp_eth_driver_install failed",   # PHY unpowered
+        "OSError esp_eth_driver_install failed",   # powered, but no 50 MHz clock
+        "OSError esp_eth_driver_install failed",   # the wrong PHY driver
+        "ValueError invalid LAN interface identifier",
+        "up True 1",
+    ], out
+
+
+def test_poe_board_comes_up_over_ethernet(rig, tmp_path, broker):
+    (board,) = rig.start("poe", board_type=POE)
+    dev = board.unique_id
+    watch = Watch(broker.port)
+    cfg = render_config(POE, device={"id": dev, "site": "test"}, location=PARIS, default_level=40,
+                        mqtt={"host": "127.0.0.1", "port": broker.port, "keepalive_s": 5})
+    deploy_firmware(board.port, tmp_path, cfg)
+    c = board.control()
+    c.set_clock(NOV_2026)
+    c.reset()
+    watch.wait(lambda t, p, r: t == f"pl/test/{dev}/status" and p == b"online", timeout=20,
+               what="the POE board online over Ethernet")
+    assert watch.wait_json("/state", lambda d: d["level"] == 40)["mode"] == "schedule"  # not safe mode
+    assert c.call("pins")["levels"]["12"] == 1, "the PHY's power switch is off"
+    watch.close()
+    c.close()
+
+
+PULLS = """
+import machine
+P = machine.Pin
+print(P(32, P.IN, P.PULL_UP).value(), P(34, P.IN, P.PULL_UP).value(), P(39, P.IN, P.PULL_DOWN).value())
+"""
+
+
+def test_input_only_pins_have_no_internal_pulls(rig):
+    devkit, poe = rig.start("pulls", count=1)[0], rig.start("pullpoe", board_type=POE)[0]
+    # GPIO 32 has its pull-up; 34 floats whatever the firmware asks (the port accepts the argument silently)
+    assert mpremote(devkit.port, "exec", PULLS).stdout.split() == ["1", "0", "0"]
+    # the POE carrier's own resistor holds its safe-mode button (GPIO 34) high
+    assert mpremote(poe.port, "exec", "import machine\nprint(machine.Pin(34, machine.Pin.IN).value())"
+                    ).stdout.split() == ["1"]
