@@ -4,11 +4,10 @@ clock the ESP32 drives on GPIO 17, and GPIO 34-39 have no internal pulls. The
 vboard is as strict as the chip about both."""
 import pytest
 
-from hil_tests.conftest import deploy_firmware, mpremote, render_config
-from hil_tests.mqtt_watch import Watch
-from hil_tests.test_connectivity import NOV_2026, PARIS, broker  # noqa: F401 (fixture)
+from hil_tests.support.firmware import deploy_firmware, mpremote
+from hil_tests.support.fleet import Watch
+from hil_tests.support.lamp import NIGHT, PARIS, render_config
 
-pytestmark = pytest.mark.virtual_only
 POE = "olimex-esp32-poe"
 
 # network.LAN calls the esp32 port refuses (network_lan.c), and what it says.
@@ -40,6 +39,7 @@ print('up', nic.isconnected(), machine.Pin(12).value())
 """
 
 
+@pytest.mark.needs_board_spawn
 def test_lan_shim_refuses_what_the_esp32_port_refuses(rig):
     (board,) = rig.start("lan", board_type=POE)
     out = mpremote(board.port, "exec", LAN_REFUSALS).stdout.strip().splitlines()
@@ -57,6 +57,9 @@ def test_lan_shim_refuses_what_the_esp32_port_refuses(rig):
     ], out
 
 
+@pytest.mark.needs_board_spawn
+@pytest.mark.needs_clock_jump
+@pytest.mark.needs_reset
 def test_poe_board_comes_up_over_ethernet(rig, tmp_path, broker):
     (board,) = rig.start("poe", board_type=POE)
     dev = board.unique_id
@@ -65,7 +68,7 @@ def test_poe_board_comes_up_over_ethernet(rig, tmp_path, broker):
                         mqtt={"host": "127.0.0.1", "port": broker.port, "keepalive_s": 5})
     deploy_firmware(board.port, tmp_path, cfg)
     c = board.control()
-    c.set_clock(NOV_2026)
+    c.set_clock(NIGHT)
     c.reset()
     watch.wait(lambda t, p, r: t == f"pl/test/{dev}/status" and p == b"online", timeout=20,
                what="the POE board online over Ethernet")
@@ -82,6 +85,7 @@ print(P(32, P.IN, P.PULL_UP).value(), P(34, P.IN, P.PULL_UP).value(), P(39, P.IN
 """
 
 
+@pytest.mark.needs_board_spawn
 def test_input_only_pins_have_no_internal_pulls(rig):
     devkit, poe = rig.start("pulls", count=1)[0], rig.start("pullpoe", board_type=POE)[0]
     # GPIO 32 has its pull-up; 34 floats whatever the firmware asks (the port accepts the argument silently)

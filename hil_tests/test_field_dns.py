@@ -9,10 +9,10 @@ import time
 
 import pytest
 
-from hil_tests.conftest import deploy_firmware
-from hil_tests.test_connectivity import NOV_2026, Fleet, broker, duty_at, lamp_config  # noqa: F401 (fixture)
+from hil_tests.support.firmware import deploy_firmware
+from hil_tests.support.fleet import Fleet
+from hil_tests.support.lamp import NIGHT, duty_at, lamp_config
 
-pytestmark = pytest.mark.virtual_only
 BROKER_NAME = "broker.pilot.test"
 WDT_MS = 3000
 
@@ -27,6 +27,11 @@ def _steady(c, boots, level, seconds):
         time.sleep(0.2)
 
 
+@pytest.mark.needs_name_server_faults
+@pytest.mark.needs_network_faults
+@pytest.mark.needs_clock_jump
+@pytest.mark.needs_reset
+@pytest.mark.needs_lamp_readback
 def test_slow_and_dead_dns_and_slow_ntp_never_starve_the_watchdog(rig, tmp_path, broker):
     (board,) = rig.start("dns")
     root = f"pl/test/{board.unique_id}"
@@ -37,7 +42,7 @@ def test_slow_and_dead_dns_and_slow_ntp_never_starve_the_watchdog(rig, tmp_path,
     deploy_firmware(board.port, tmp_path, cfg)
     fleet = Fleet(broker.port, root)
     try:
-        c.set_clock(NOV_2026)
+        c.set_clock(NIGHT)
         # Every lookup takes twice the watchdog's timeout; NTP answers later than ntptime waits.
         c.fault("dns_slow", delay_ms=2 * WDT_MS)
         c.fault("ntp_slow", delay_ms=3000)

@@ -12,6 +12,7 @@ CAPABILITIES = {
     "clock_jump": "set the board's clock (and the time its NTP server tells)",
     "sensor_faults": "unplug a sensor, fail the lamp or its driver, or heat the chip",
     "network_faults": "take the board's network down",
+    "name_server_faults": "slow down or silence the board's DNS server, slow down its NTP server",
     "power_meter": "measure the energy the lamp really drew",
     "boot_button": "hold the BOOT button (GPIO0, also the safe-mode pin) through a reset",
     "flash": "read and write the board's flash from the rig side",
