@@ -9,10 +9,16 @@ connect: another node of a cluster), `start()`, `stop()`, `restart()` and
 `reload(inventory)` (the accounts and ACL again from the inventory)."""
 from __future__ import annotations
 
+import json
 import os
+import signal
+import subprocess
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import pytest
 
 from host_tools.broker import credentials
 from host_tools.broker.local import local_broker
@@ -110,3 +116,71 @@ def wait_for(predicate, timeout: float = 30.0, every: float = 0.2, what: str = "
         if time.monotonic() > deadline:
             raise TimeoutError(f"{what}: not within {timeout}s")
         time.sleep(every)
+
+
+def pilotlight(bed: FleetBed, *args, timeout: float = 120) -> subprocess.CompletedProcess:
+    """`pilotlight fleet ...` / `pilotlight audit ...` as an operator runs it, on the bed's inventory."""
+    group, rest = args[0], args[1:]
+    return subprocess.run([sys.executable, "-m", "host_tools", group, "--db", str(bed.db), *rest],
+                          capture_output=True, text=True, timeout=timeout, env=dict(os.environ, COLUMNS="200"))
+
+
+def fleet_json(bed: FleetBed, *args, ok_codes=(0,), timeout: float = 120):
+    run = pilotlight(bed, "fleet", *args, "--json", timeout=timeout)
+    assert run.returncode in ok_codes, run.stderr[-2000:]
+    return json.loads(run.stdout)
+
+
+def broker_args(bed: FleetBed, account: str) -> list[str]:
+    return ["--host", bed.broker.fleet_host, "--port", str(bed.broker.fleet_port), "--account", account]
+
+
+def status(bed: FleetBed, *args) -> dict:
+    return fleet_json(bed, "status", "--site", SITE, *args)
+
+
+class Collecting:
+    """`pilotlight fleet collect` for the session; a test may kill it, the next gets it back."""
+
+    def __init__(self, bed: FleetBed):
+        self.bed = bed
+        self.proc = self._start()
+
+    def _start(self) -> subprocess.Popen:
+        return subprocess.Popen([sys.executable, "-m", "host_tools", "fleet", "--db", str(self.bed.db), "collect",
+                                 "--site", SITE, *broker_args(self.bed, self.bed.monitor[0])],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+    def ensure(self) -> "Collecting":
+        if self.proc.poll() is not None:
+            self.proc = self._start()
+        return self
+
+    def stop(self) -> int:
+        self.proc.send_signal(signal.SIGTERM)
+        return self.proc.wait(30)
+
+
+LAMPS = 2000
+
+
+@pytest.fixture(scope="session", params=broker_kinds())
+def bed(request, tmp_path_factory):
+    """2,000 simulated lamps on the broker kind of this run (one per session: they are slow to make)."""
+    b = make_bed(tmp_path_factory.mktemp("fleet"), request.param, LAMPS)
+    yield b
+    b.sim.stop()
+    b.broker.stop()
+
+
+@pytest.fixture(scope="session")
+def collecting(bed):
+    c = Collecting(bed)
+    wait_for(lambda: status(bed)["summary"]["online"] >= LAMPS, 60, 1, "every lamp online in fleet status")
+    yield c
+    c.stop()
+
+
+@pytest.fixture
+def running_collector(collecting):
+    return collecting.ensure()

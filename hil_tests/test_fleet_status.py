@@ -4,73 +4,16 @@ die and come back, when the collector is killed and restarted, and when the
 broker restarts; a seq gap made on purpose is reported."""
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
 import sys
 
-import pytest
-
-from hil_tests.fleet_bed import SITE, broker_kinds, make_bed, wait_for
-
-LAMPS = 2000
-
-
-@pytest.fixture(scope="module", params=broker_kinds())
-def bed(request, tmp_path_factory):
-    b = make_bed(tmp_path_factory.mktemp("fleet"), request.param, LAMPS)
-    yield b
-    b.sim.stop()
-    b.broker.stop()
-
-
-def collector(bed) -> subprocess.Popen:
-    """`pilotlight fleet collect` as an operator runs it."""
-    return subprocess.Popen([sys.executable, "-m", "host_tools", "fleet", "--db", str(bed.db), "collect", "--site",
-                             SITE, "--host", bed.broker.fleet_host, "--port", str(bed.broker.fleet_port),
-                             "--account", bed.monitor[0]],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-
-
-def status(bed, *args) -> dict:
-    run = subprocess.run([sys.executable, "-m", "host_tools", "fleet", "--db", str(bed.db), "status", "--site", SITE,
-                          "--json", *args], capture_output=True, text=True, timeout=60)
-    assert run.returncode == 0, run.stderr
-    return json.loads(run.stdout)
+from hil_tests.fleet_bed import LAMPS, SITE, bed, collecting, running_collector, status, wait_for  # noqa: F401
 
 
 def by_device(report: dict) -> dict[str, dict]:
     return {b["device_id"]: b for b in report["boards"]}
-
-
-class Collecting:
-    """The collector process of the module; a test may kill it, the next one gets it back."""
-
-    def __init__(self, bed):
-        self.bed, self.proc = bed, collector(bed)
-
-    def ensure(self) -> "Collecting":
-        if self.proc.poll() is not None:
-            self.proc = collector(self.bed)
-        return self
-
-    def stop(self) -> int:
-        self.proc.send_signal(signal.SIGTERM)
-        return self.proc.wait(30)
-
-
-@pytest.fixture(scope="module")
-def collecting(bed):
-    c = Collecting(bed)
-    wait_for(lambda: status(bed)["summary"]["online"] == LAMPS, 60, 1, "every lamp online in fleet status")
-    yield c
-    c.stop()
-
-
-@pytest.fixture
-def running_collector(collecting):
-    return collecting.ensure()
 
 
 def test_every_lamp_is_shown_online_on_its_pole_in_street_order(bed, running_collector):
@@ -120,6 +63,7 @@ def test_collector_killed_and_restarted_sees_what_happened_meanwhile(bed, runnin
     wait_for(lambda: status(bed, "--offline")["summary"]["boards"] == 0
              and status(bed, "--faulty")["summary"]["boards"] == 0, 30, 0.5, "all well again")
     assert running_collector.stop() == 0      # SIGTERM: a clean stop
+    running_collector.ensure()
 
 
 def test_broker_restart_a_lamp_that_died_meanwhile_is_not_shown_online(bed, running_collector):

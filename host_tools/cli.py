@@ -1,6 +1,7 @@
 """The `pilotlight` command: one group per concern, each in its own module."""
 import click
 
+from .audit.cli import audit
 from .demo import demo
 from .fleet.cli import register as register_fleet
 from .broker.cli import broker
@@ -28,6 +29,7 @@ cli.add_command(broker)
 cli.add_command(demo)
 cli.add_command(provision)
 register_fleet(cli)
+cli.add_command(audit)
 
 
 def main():

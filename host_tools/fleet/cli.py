@@ -155,3 +155,238 @@ def register(cli_group) -> None:
     from .sim.cli import sim
     fleet.add_command(sim)
     cli_group.add_command(fleet)
+
+
+def _target(inv, site, board, street, district, group, everything, offline, faulty, fw, drift):
+    from . import targets
+    scopes = [x for x in (board, street, district, group) if x] + (["all"] if everything else [])
+    if len(scopes) != 1:
+        fail("name exactly one target: --board, --street, --district, --group or --all")
+    if board:
+        t = targets.boards(site, board.split(","))
+    elif street:
+        t = targets.street(inv, site, street)
+    elif district:
+        t = targets.district(inv, site, district)
+    elif group:
+        t = targets.group(inv, site, group)
+    else:
+        t = targets.site(inv, site)
+    if offline or faulty or fw or drift:
+        board_rows = status_mod.rows(inv, site)
+        drifted = None
+        if drift:
+            from .drift import drift_report
+            drifted = {d for d, diffs in drift_report(inv, site, board_rows).items() if diffs}
+        keep = {r["device_id"] for r in status_mod.select(board_rows, offline, faulty, fw, drifted)}
+        t = targets.narrowed(t, site, keep, "filter")
+    if not t.devices:
+        fail(f"{t.label}: no board to send to")
+    return t
+
+
+def target_options(f):
+    for opt in reversed([
+        click.option("--board", help="One board (device id), or several separated by commas."),
+        click.option("--street", help="A street (name, slug or street group): one publish on its group topic."),
+        click.option("--district", help="A district (name or slug): one publish on its group topic."),
+        click.option("--group", help="A group (custom, district or street group name)."),
+        click.option("--all", "everything", is_flag=True, help="Every board of the site (one publish per district)."),
+        click.option("--offline", is_flag=True, help="Narrow to boards offline now (one publish each)."),
+        click.option("--faulty", is_flag=True, help="Narrow to boards with a fault."),
+        click.option("--fw", help="Narrow to boards on this firmware version."),
+        click.option("--drift", is_flag=True, help="Narrow to boards that drift from their desired state."),
+    ]):
+        f = opt(f)
+    return f
+
+
+def _fields(text: str | None) -> dict:
+    if not text:
+        return {}
+    if text.startswith("@"):
+        try:
+            text = Path(text[1:]).read_text()
+        except OSError as e:
+            fail(f"{text[1:]}: {e.strerror}")
+    try:
+        value = json.loads(text)
+    except ValueError as e:
+        fail(f"command fields: not valid JSON ({e})")
+    if not isinstance(value, dict):
+        fail("command fields: expected a JSON object, e.g. '{\"level\": 50}'")
+    return value
+
+
+@fleet.command()
+@site_option
+@target_options
+@with_broker
+@click.option("--account", default="fleet", show_default=True, help="Fleet operator account.")
+@click.option("--timeout", default=10.0, show_default=True, type=click.FloatRange(0.5, 600),
+              help="Seconds to wait for the answers (per attempt).")
+@click.option("--retries", default=1, show_default=True, type=click.IntRange(0, 10),
+              help="Send again to the silent boards this many times (same id: never applied twice).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON: every board's outcome.")
+@click.argument("name")
+@click.argument("fields", required=False)
+@click.pass_context
+def command(ctx, site, board, street, district, group, everything, offline, faulty, fw, drift, host, port, account,
+            timeout, retries, as_json, name, fields):
+    """Send command NAME with FIELDS (JSON, or @file.json) and report every board:
+    ok, refused (with its error) or silent.
+
+    \b
+      pilotlight fleet command --site metz --district Centre level '{"level": 30, "duration_s": 600}'
+      pilotlight fleet command --site metz --street "Rue A" program '{"program": {...}}'
+      pilotlight fleet command --site metz --all --offline ping
+      pilotlight fleet command --site metz --board 240ac4a1b2c3 identify '{"duration_s": 60}'
+
+    The command is checked with the firmware's own rules before it is sent.
+    Exit codes: 0 every board ok, 1 some refused or silent, 3 refused here.
+    """
+    from .commander import Commander, check
+    from .dispatch import command as dispatch
+    body = _fields(fields)
+    try:
+        check(name, "x", body)
+    except ValueError as e:
+        fail(str(e))
+    with open_db(ctx) as inv:
+        try:
+            target = _target(inv, site, board, street, district, group, everything, offline, faulty, fw, drift)
+            user, password = fleet_login(inv, account)
+        except Exception as e:  # noqa: BLE001
+            fail(str(e))
+        try:
+            with Commander(site, host, port, user, password) as cmd:
+                with out.status(f"{name} to {target.label}: {len(target.devices)} boards"):
+                    result = dispatch(inv, cmd, name, body, target, timeout, retries)
+        except (OSError, ConnectionError) as e:
+            fail(f"broker {host}:{port}: {e}")
+    if as_json:
+        click.echo(json.dumps(result.to_dict()))
+    else:
+        out.print(f"{name} {result.cmd_id} to {target.label} ({len(target.devices)} boards, "
+                  f"{result.seconds:.1f} s): {result.summary()}")
+        for d, (o, e) in result.results.items():
+            if o != "ok":
+                out.print(f"  {d}: {o}" + (f" ({e})" if e else ""), highlight=False)
+    sys.exit(0 if result.counts()["ok"] == len(target.devices) else EXIT_FAILED)
+
+
+@fleet.command()
+@site_option
+@with_broker
+@click.option("--district", help="Only this district.")
+@click.option("--street", help="Only this street.")
+@click.option("--account", default="fleet", show_default=True, help="Fleet operator account.")
+@click.option("--timeout", default=10.0, show_default=True, type=click.FloatRange(0.5, 600))
+@click.option("--dry-run", is_flag=True, help="Show what drifted and what would be sent; send nothing.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+def sync(ctx, site, host, port, district, street, account, timeout, dry_run, as_json):
+    """Re-send what drifted: each board's desired program and settings (from
+    `fleet desired`), compared by the hashes the boards report.
+
+    \b
+      pilotlight fleet sync --site metz --dry-run
+      pilotlight fleet sync --site metz --district Centre
+
+    Exit codes: 0 nothing left drifting, 1 some boards refused, were silent or need OTA, 3 refused.
+    """
+    from . import sync as sync_mod
+    from .commander import Commander
+    with open_db(ctx) as inv:
+        fixes = sync_mod.plan(inv, site, status_mod.rows(inv, site, district, street))
+        if dry_run:
+            plan = [{"fix": f.why, "command": f.name, "boards": f.devices} for f in fixes]
+            if as_json:
+                click.echo(json.dumps(plan))
+            else:
+                for p in plan:
+                    out.print(f"{p['fix']}: {len(p['boards'])} boards ({p['command'] or 'not by a command'})")
+                out.print(f"{sum(len(f.devices) for f in fixes)} fixes planned, nothing sent (--dry-run)")
+            return
+        try:
+            user, password = fleet_login(inv, account)
+            with Commander(site, host, port, user, password) as cmd:
+                results = sync_mod.run(inv, cmd, site, fixes, timeout)
+        except (OSError, ConnectionError) as e:
+            fail(f"broker {host}:{port}: {e}")
+    failed = any(not r["sent"] or r["command"]["counts"]["ok"] < len(r["command"]["boards"]) for r in results)
+    if as_json:
+        click.echo(json.dumps(results))
+    else:
+        for r in results:
+            out.print(f"{r['fix']}: " + (r["command"]["target"] + " " + ", ".join(
+                f"{k}: {v}" for k, v in r["command"]["counts"].items()) if r["sent"] else
+                f"{len(r['boards'])} boards, not sent"))
+        out.print("nothing drifted" if not results else f"{len(results)} fixes sent")
+    sys.exit(EXIT_FAILED if failed else 0)
+
+
+@fleet.group()
+def desired():
+    """What boards should run: program, settings, firmware; per site, district, street or board.
+
+    \b
+      pilotlight fleet desired set --site metz --district Centre program @night.json
+      pilotlight fleet desired set --site metz --street "Rue A" default_level 60
+      pilotlight fleet desired set --site metz firmware '"0.2.0"'
+      pilotlight fleet desired show --site metz --json
+    """
+
+
+def _scope(district, street, board):
+    given = [(s, n) for s, n in (("district", district), ("street", street), ("board", board)) if n]
+    if len(given) > 1:
+        fail("give at most one of --district, --street, --board (none: the whole site)")
+    return given[0] if given else ("site", "")
+
+
+@desired.command("set")
+@site_option
+@click.option("--district", help="For this district (slug).")
+@click.option("--street", help="For this street (its group, district.street).")
+@click.option("--board", help="For this board (device id).")
+@click.argument("key")
+@click.argument("value")
+@click.pass_context
+def desired_set(ctx, site, district, street, board, key, value):
+    """Set KEY (program, firmware, or a setting) to VALUE (JSON, or @file.json)."""
+    from ..audit import record
+    from . import desired as desired_mod
+    if value.startswith("@"):
+        parsed = _fields(value)
+    else:
+        try:
+            parsed = json.loads(value)
+        except ValueError:
+            parsed = value   # a bare word: a string
+    scope, name = _scope(district, street, board)
+    with open_db(ctx) as inv:
+        try:
+            desired_mod.set_value(inv, site, scope, name, key, parsed)
+        except ValueError as e:
+            fail(str(e))
+        shown = parsed.get("id") if key == "program" and isinstance(parsed, dict) else parsed
+        record(inv, "fleet.desired.set", f"{scope}:{name or site}", "set", {"key": key, "value": shown})
+    out.print(f"desired {key} for {scope} {name or site}: {shown}")
+
+
+@desired.command("show")
+@site_option
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def desired_show(ctx, site, as_json):
+    """Everything set, by scope."""
+    with open_db(ctx) as inv:
+        found = [dict(r) for r in inv.query("SELECT scope, name, key, value, set_at, set_by FROM fleet_desired "
+                                            "WHERE site_id = ? ORDER BY scope, name, key", (site,))]
+    if as_json:
+        click.echo(json.dumps(found))
+        return
+    for r in found:
+        out.print(f"{r['scope']:9} {r['name'] or site:24} {r['key']:16} {r['value'][:60]}  ({r['set_by']}, {r['set_at']})",
+                  highlight=False)

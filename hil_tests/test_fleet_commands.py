@@ -1,0 +1,76 @@
+"""Issue 9 acceptance, commands and drift: a command to a district reports
+every board exactly once as ok / refused / silent, as the simulator was told
+to behave; drift made on purpose is found and synced."""
+from __future__ import annotations
+
+import json
+
+from hil_tests.fleet_bed import (SITE, bed, broker_args, collecting, fleet_json, pilotlight,  # noqa: F401
+                                 running_collector, status, wait_for)
+from host_tools.fleet.sim.injection import Injection
+
+PROGRAM_A = {"id": "night-a", "steps": [{"at": "sunset", "level": 100, "fade": 60}, {"at": "23:00", "level": 40},
+                                        {"at": "sunrise", "level": 0}]}
+PROGRAM_B = {"id": "night-b", "steps": [{"at": "sunset", "level": 90}, {"at": "22:00", "level": 30},
+                                        {"at": "sunrise", "level": 0}]}
+
+
+def district_devices(bed, slug):
+    return [b["device_id"] for b in status(bed, "--district", slug)["boards"]]
+
+
+def test_a_district_command_reports_every_board_once_as_the_simulator_behaved(bed, running_collector):
+    bed.sim.inject([Injection("refuse", 0.02, "level"), Injection("silent", 0.01, "level")], seed=7)
+    try:
+        members = district_devices(bed, "district-1")
+        report = fleet_json(bed, "command", "--site", SITE, "--district", "district-1", *broker_args(bed, "operator"),
+                            "--timeout", "5", "level", '{"level": 30, "duration_s": 600}', ok_codes=(1,))
+        lamps = bed.sim.lamps()
+    finally:
+        bed.sim.inject([])
+    boards = report["boards"]
+    assert sorted(boards) == sorted(members) and not report["strangers"]   # each board of the district, once
+    told = {d: lamps[d]["injection"] for d in members}
+    assert {d for d, b in boards.items() if b["outcome"] == "refused"} == {d for d, k in told.items() if k == "refuse"}
+    assert {d for d, b in boards.items() if b["outcome"] == "silent"} == {d for d, k in told.items() if k == "silent"}
+    assert report["counts"]["refused"] > 0 and report["counts"]["silent"] > 0
+    assert all("simulated fault" in b["error"] for b in boards.values() if b["outcome"] == "refused")
+    received = bed.sim.received(report["id"])
+    # one publish on the group topic reached every lamp once; only the silent ones got the retry
+    assert {received[d] for d, k in told.items() if k is None} == {1}
+    assert {received[d] for d, k in told.items() if k == "silent"} == {2}
+    assert all(lamps[d]["state"]["mode"] == "override" for d, b in boards.items() if b["outcome"] == "ok")
+    audit = json.loads(pilotlight(bed, "audit", "--action", "fleet.command", "--json").stdout)
+    assert audit[-1]["target"] == "district:district-1" and audit[-1]["detail"]["id"] == report["id"]
+    # end the override everywhere: one publish per district
+    end = fleet_json(bed, "command", "--site", SITE, "--all", *broker_args(bed, "operator"), "level", '{"level": null}')
+    assert end["counts"]["ok"] == len(bed.sim_devices)
+
+
+def test_a_command_the_firmware_would_refuse_is_refused_before_sending(bed):
+    run = pilotlight(bed, "fleet", "command", "--site", SITE, "--district", "district-1", *broker_args(bed, "operator"),
+                     "level", '{"level": 140}')
+    assert run.returncode == 3 and "level: 140 is out of range [0, 100]" in run.stderr
+
+
+def test_drift_made_on_purpose_is_found_and_synced(bed, running_collector, tmp_path):
+    (tmp_path / "a.json").write_text(json.dumps(PROGRAM_A))
+    assert pilotlight(bed, "fleet", "desired", "set", "--site", SITE, "program", f"@{tmp_path / 'a.json'}").returncode == 0
+    first = fleet_json(bed, "sync", "--site", SITE, *broker_args(bed, "operator"))
+    assert sum(r["command"]["counts"]["ok"] for r in first if r["sent"]) == len(bed.sim_devices)
+    wait_for(lambda: status(bed, "--drift")["summary"]["boards"] == 0, 30, 0.5, "no drift after the first sync")
+
+    by_hand, tuned = bed.sim_devices[5], bed.sim_devices[1500]
+    for device, name, fields in ((by_hand, "program", {"program": PROGRAM_B}), (tuned, "config", {"set": {"default_level": 55}})):
+        out = fleet_json(bed, "command", "--site", SITE, "--board", device, *broker_args(bed, "operator"), name,
+                         json.dumps(fields))
+        assert out["counts"]["ok"] == 1
+    wait_for(lambda: {b["device_id"] for b in status(bed, "--drift")["boards"]} == {by_hand, tuned}, 30, 0.5,
+             "exactly the two boards changed by hand drift")
+    plan = fleet_json(bed, "sync", "--site", SITE, "--dry-run")
+    assert sorted((p["command"], tuple(p["boards"])) for p in plan) == [("config", (tuned,)), ("program", (by_hand,))]
+    fleet_json(bed, "sync", "--site", SITE, *broker_args(bed, "operator"))
+    wait_for(lambda: status(bed, "--drift")["summary"]["boards"] == 0, 30, 0.5, "no drift after sync")
+    lamps = bed.sim.lamps()
+    assert lamps[by_hand]["state"]["program"] == "night-a" and lamps[tuned]["config_hash"] == lamps[by_hand]["config_hash"]
+    assert [e["action"] for e in json.loads(pilotlight(bed, "audit", "--action", "fleet.sync", "--json").stdout)]
