@@ -7,6 +7,7 @@ from .fleet.cli import register as register_fleet
 from .broker.cli import broker
 from .inventory.cli import inventory
 from .provision.cli import provision
+from .reports.cli import report
 from .vboard.cli import vboard
 
 
@@ -30,6 +31,7 @@ cli.add_command(demo)
 cli.add_command(provision)
 register_fleet(cli)
 cli.add_command(audit)
+cli.add_command(report)
 
 
 def main():

@@ -203,3 +203,37 @@ MIGRATIONS = [
         BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
     """,
 ]
+MIGRATIONS.append(
+    # history: the time series the reports read (host_tools/reports/history.py).
+    # Compact on purpose (10,000 lamps for a year on a laptop): integer keys,
+    # WITHOUT ROWID tables clustered by (source, time), and only changes kept.
+    """
+    CREATE TABLE hist_sources (
+        id INTEGER PRIMARY KEY,
+        device_id TEXT NOT NULL,             -- the board that measured
+        pole_id TEXT,                        -- the pole it was on then (a replaced board is a new source)
+        estimated INTEGER NOT NULL DEFAULT 0, -- energy from the rating, not a power monitor
+        fw TEXT,                             -- last firmware version reported
+        UNIQUE (device_id, pole_id)
+    );
+    CREATE TABLE hist_energy (               -- the board's energy counter (mWh), where its rate changes
+        src INTEGER NOT NULL, t INTEGER NOT NULL, mwh INTEGER NOT NULL,
+        PRIMARY KEY (src, t)
+    ) WITHOUT ROWID;
+    CREATE TABLE hist_level (                -- level (tenths of %) and mode, on change
+        src INTEGER NOT NULL, t INTEGER NOT NULL, level INTEGER NOT NULL, mode INTEGER NOT NULL,
+        PRIMARY KEY (src, t)
+    ) WITHOUT ROWID;
+    CREATE TABLE hist_fault (                -- fault raised (1) / cleared (0); seen = when the fleet heard of it
+        src INTEGER NOT NULL, t INTEGER NOT NULL, fault TEXT NOT NULL, raised INTEGER NOT NULL, seen INTEGER NOT NULL,
+        PRIMARY KEY (src, t, fault)
+    ) WITHOUT ROWID;
+    CREATE TABLE hist_link (                 -- online (1) / offline (0), on change
+        src INTEGER NOT NULL, t INTEGER NOT NULL, online INTEGER NOT NULL,
+        PRIMARY KEY (src, t)
+    ) WITHOUT ROWID;
+    CREATE TABLE site_settings (             -- report inputs a site keeps: tariff, currency, grid factor
+        site_id TEXT NOT NULL REFERENCES sites(id), key TEXT NOT NULL, value TEXT NOT NULL,
+        PRIMARY KEY (site_id, key)
+    );
+    """)
