@@ -71,14 +71,24 @@ def board_config(flash: Path) -> dict:
     return json.loads((flash / "config.json").read_text())
 
 
-def secrets_of(db) -> list[str]:
+def secrets_of(db, flashes=()) -> list[str]:
+    """The fleet accounts' passwords (this user's secrets file), the boards' (on their flash only)."""
     with open_inventory(db) as inv:
-        return [a.password for a in credentials.list_accounts(inv)] + [WIFI_KEY]
+        fleet = [credentials.password(inv, a.username) for a in credentials.list_accounts(inv) if a.kind != "board"]
+    return fleet + [board_config(f)["mqtt"]["password"] for f in flashes if (f / "config.json").exists()] + [WIFI_KEY]
 
 
-def assert_no_secret(run, db):
-    for secret in secrets_of(db):
+def assert_no_secret(run, db, flashes=()):
+    for secret in secrets_of(db, flashes):
         assert secret not in run.stdout and secret not in run.stderr
+
+
+def assert_inventory_holds_no_password(db, flashes):
+    """Not even in a free page or a journal: the bytes of every inventory file."""
+    stored = b"".join(p.read_bytes() for p in Path(db).parent.glob(Path(db).name + "*"))
+    passwords = [board_config(f)["mqtt"]["password"] for f in flashes]
+    assert passwords and all(len(p) >= 32 for p in passwords)
+    assert not [p for p in passwords if p.encode() in stored]
 
 
 def states(db) -> dict[str, str]:
@@ -100,7 +110,8 @@ def test_eight_boards_in_one_command_all_provisioned(rig, fleet, tmp_path):
     with open_inventory(db) as inv:
         operator = credentials.ensure_fleet_account(inv, "fleet")
         broker.reload(inv)
-    watch = Watch(broker.port, f"pl/{SITE}/+/status", username=operator.username, password=operator.password)
+        password = credentials.password(inv, operator.username)
+    watch = Watch(broker.port, f"pl/{SITE}/+/status", username=operator.username, password=password)
     try:
         poles = set()
         for vb in vbs:
@@ -117,7 +128,8 @@ def test_eight_boards_in_one_command_all_provisioned(rig, fleet, tmp_path):
         watch.close()
     assert len(poles) == 8                      # every board on a pole of its own
     assert len(out["labels"]) == 8 and all(Path(p).read_text().startswith("<svg") for p in out["labels"])
-    assert_no_secret(run, db)
+    assert_no_secret(run, db, [vb.flash for vb in vbs])
+    assert_inventory_holds_no_password(db, [vb.flash for vb in vbs])
 
 
 @pytest.mark.needs_power_cut
@@ -173,16 +185,23 @@ def test_laptop_side_killed_mid_sync_next_run_completes(rig, fleet):
     assert_flash_holds_bundle(vb.flash, firmware)
 
 
-def test_reprovision_unchanged_copies_nothing_and_prints_wall_time(rig, fleet):
+def test_reprovision_unchanged_copies_only_a_new_password_and_prints_wall_time(rig, fleet):
     db, broker = fleet
-    rig.start(count=1, baud=115200)
+    [vb] = rig.start(count=1, baud=115200)
     assert provision(db, broker, rig.home, "--street", STREET).returncode == 0
+    first = board_config(vb.flash)["mqtt"]["password"]
     run = provision(db, broker, rig.home)   # the board is now running the firmware, watchdog armed
     assert run.returncode == 0, run.stdout + run.stderr
     assert "1 of 1 board(s) provisioned, wall time" in run.stdout
     out = report(provision(db, broker, rig.home, "--json"))
-    assert out["boards"][0]["copied"] == [] and out["boards"][0]["state"] == "provisioned"
+    # Each provisioning rotates the board's password: only config.json goes over again.
+    assert out["boards"][0]["copied"] == ["config.json"] and out["boards"][0]["state"] == "provisioned"
+    assert board_config(vb.flash)["mqtt"]["password"] != first
     assert out["boards"][0]["seconds"] < 10
+    with open_inventory(db) as inv:
+        stored = credentials.get_account(inv, vb.unique_id).pw_hash
+    assert credentials.verify_password(board_config(vb.flash)["mqtt"]["password"], stored)
+    assert_inventory_holds_no_password(db, [vb.flash])
 
 
 # An app logging at ~70% of the line's rate, with its watchdog armed, that shrugs off
@@ -239,7 +258,7 @@ def test_dry_run_masks_secrets_and_changes_nothing(rig, fleet):
     assert run.returncode == 0, run.stdout + run.stderr
     assert '"password": "********"' in run.stdout and '"wifi_key": "********"' in run.stdout
     assert "would copy 1 file(s)" in run.stdout
-    assert_no_secret(run, db)
+    assert_no_secret(run, db, [vb.flash])
     assert (vb.flash / "lampctl" / "lamp.mpy").read_bytes() == b"stale"
     assert {p: (vb.flash / p).read_bytes() for p in before if p != "lampctl/lamp.mpy"} == \
         {p: b for p, b in before.items() if p != "lampctl/lamp.mpy"}

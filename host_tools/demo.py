@@ -84,10 +84,12 @@ def demo(lamps: int, keep: bool):
 def _demo(lamps: int, keep: bool):
     with tempfile.TemporaryDirectory(prefix="pilotlight-demo-") as tmp, ExitStack() as stack:
         home, db = Path(tmp), Path(tmp) / "inventory.sqlite"
+        os.environ["PILOTLIGHT_SECRETS"] = str(home / "secrets.json")   # the demo operator's, thrown away after
         with open_inventory(db, create=True) as inv:
             report = import_csv(inv, _street_csv(home / "poles.csv", lamps))
             places.ensure_site(inv, SITE, tz=TZ)
             fleet = credentials.ensure_fleet_account(inv, "demo-operator")
+            fleet_password = credentials.password(inv, fleet.username)
             broker = local_broker(inv, home / "broker")
         console.print(f"[bold]inventory[/] {db.name}: {report.added} poles on {STREET} imported from the GIS CSV")
         broker.start()
@@ -112,7 +114,7 @@ def _demo(lamps: int, keep: bool):
         # The boards' accounts exist now: the broker reloads its password file and ACL.
         with open_inventory(db) as inv:
             broker.reload(inv)
-        watch = Watch(broker.port, f"pl/{SITE}/#", username=fleet.username, password=fleet.password)
+        watch = Watch(broker.port, f"pl/{SITE}/#", username=fleet.username, password=fleet_password)
         stack.callback(watch.close)
         for rig in rigs.values():
             rig.reset()  # straight back online with the new accounts

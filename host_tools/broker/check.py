@@ -8,7 +8,7 @@ from __future__ import annotations
 import queue
 import threading
 import uuid
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
@@ -16,7 +16,8 @@ from paho.mqtt.enums import CallbackAPIVersion
 from ..inventory import boards, groups
 from ..inventory.db import Inventory
 from ..inventory.errors import InventoryError
-from .credentials import Account, list_accounts
+from . import credentials
+from .acl import probe_home
 
 
 @dataclass
@@ -31,14 +32,20 @@ class Probe:
 
 
 @dataclass(frozen=True)
+class Login:
+    username: str
+    password: str = field(repr=False)
+
+
+@dataclass(frozen=True)
 class BoardIdentity:
-    account: Account
+    login: Login
     site: str
     groups: tuple[str, ...]
 
     @property
     def root(self) -> str:
-        return f"pl/{self.site}/{self.account.username}"
+        return f"pl/{self.site}/{self.login.username}"
 
 
 class CheckError(Exception):
@@ -108,7 +115,7 @@ def _token(label: str) -> bytes:
     return f"{label}:{uuid.uuid4().hex}".encode()
 
 
-def run_check(host: str, port: int, a: BoardIdentity, b: BoardIdentity, fleet: Account,
+def run_check(host: str, port: int, a: BoardIdentity, b: BoardIdentity, fleet: Login,
               timeout: float = 5.0) -> list[Probe]:
     """Probe the broker with board A, board B and a fleet operator account."""
     results: list[Probe] = []
@@ -137,9 +144,9 @@ def run_check(host: str, port: int, a: BoardIdentity, b: BoardIdentity, fleet: A
     try:
         spy = session(fleet.username, fleet.password)
         # The boards connect under their own names as client ids, as the firmware does.
-        board_a = session(a.account.username, a.account.password, a.account.username)
-        board_b = session(b.account.username, b.account.password, b.account.username)
-        for s, who in ((spy, fleet.username), (board_a, a.account.username), (board_b, b.account.username)):
+        board_a = session(a.login.username, a.login.password, a.login.username)
+        board_b = session(b.login.username, b.login.password, b.login.username)
+        for s, who in ((spy, fleet.username), (board_a, a.login.username), (board_b, b.login.username)):
             if s.refused:
                 raise CheckError(f"the broker refused {who}: {s.refused} (are the files from this inventory?)")
         spy.subscribe("pl/#", timeout)
@@ -168,14 +175,14 @@ def run_check(host: str, port: int, a: BoardIdentity, b: BoardIdentity, fleet: A
         results.append(Probe("board reads another board's commands", "denied", bool(seen) and not leaked,
                              "delivered!" if leaked else "not delivered" if seen else "marker lost"))
 
-        wrong = session(a.account.username, a.account.password + "x")
+        wrong = session(a.login.username, a.login.password + "x")
         results.append(Probe("wrong password", "denied", wrong.refused is not None, wrong.refused or "accepted!"))
         anon = session(None, None)
         results.append(Probe("anonymous client", "denied", anon.refused is not None, anon.refused or "accepted!"))
 
         # With use_username_as_clientid, A's credentials under B's client id stay A's session
         # (it replaces board_a's connection, which is no longer needed).
-        session(a.account.username, a.account.password, b.account.username)
+        session(a.login.username, a.login.password, b.login.username)
         kicked = board_b.lost.wait(1.0)
         results.append(Probe("board takes over another board's client id", "denied", not kicked,
                              "the other board was disconnected!" if kicked else "the other board stayed connected"))
@@ -185,18 +192,16 @@ def run_check(host: str, port: int, a: BoardIdentity, b: BoardIdentity, fleet: A
     return results
 
 
-def identities_from_inventory(inv: Inventory) -> tuple[BoardIdentity, BoardIdentity, Account]:
-    """Two boards on poles (with accounts) and a fleet operator, as `broker config` wrote them."""
-    accounts = list_accounts(inv)
-    fleet = next((x for x in accounts if x.kind == "fleet" and x.role == "operator"), None)
-    ids = []
-    for acc in accounts:
-        if acc.kind != "board":
-            continue
-        board = boards.get(inv, acc.chip_id)
-        if board.site:
-            ids.append(BoardIdentity(acc, board.site, tuple(groups.for_board(inv, board.chip_id))))
-    if fleet is None or len(ids) < 2:
-        raise InventoryError("the check needs two boards bound to poles and a fleet operator account in the "
-                             "inventory (register boards, bind them, then `pilotlight broker config`)")
-    return ids[0], ids[1], fleet
+def identities_from_inventory(inv: Inventory) -> tuple[BoardIdentity, BoardIdentity, Login]:
+    """The two probe accounts (they have a board's rights on the first bound board's site and
+    groups) and a fleet operator, as `broker config` wrote them; passwords from this user's secrets."""
+    accounts = {a.username: a for a in credentials.list_accounts(inv)}
+    fleet = next((a for a in accounts.values() if a.kind == "fleet" and a.role == "operator"), None)
+    home = probe_home(inv)
+    if fleet is None or home is None or not all(p in accounts for p in credentials.PROBES):
+        raise InventoryError("the check needs a board bound to a pole, a fleet operator account and the probe "
+                             "accounts in the inventory (bind a board, then `pilotlight broker config`)")
+    site, grps = home
+    login = {name: Login(name, credentials.password(inv, name)) for name in (*credentials.PROBES, fleet.username)}
+    a, b = (BoardIdentity(login[p], site, tuple(grps)) for p in credentials.PROBES)
+    return a, b, login[fleet.username]

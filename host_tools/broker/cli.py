@@ -18,7 +18,7 @@ from ..inventory.db import default_path, open_inventory
 from ..inventory.errors import InventoryError
 from ..paths import state_home
 from ..signals import stop_signals
-from . import credentials
+from . import credentials, secret_store
 from .check import CheckError, identities_from_inventory, run_check
 from .config import DEFAULT_PORT, BrokerSettings, write_broker_files
 from .mosquitto import BrokerError, mosquitto_binary
@@ -66,8 +66,10 @@ def broker(ctx, db):
     """The fleet's MQTT broker (Mosquitto): accounts, ACL, a local broker and its proof.
 
     \b
-    Every board gets its own account (username = its device id, a random password
-    kept in the inventory, never printed). Each board may publish only under
+    Every board gets its own account (username = its device id; a random password
+    made at provisioning, written to the board, only its hash kept). Fleet accounts'
+    passwords go to your own secrets file (~/.pilotlight/secrets.json, 0600) or
+    come from $PILOTLIGHT_MQTT_PASSWORD; never printed. Each board may publish only under
     pl/<site>/<device>/ and read only its own and its groups' commands.
       pilotlight broker config            write mosquitto.conf, passwd and acl (0600)
       pilotlight broker up                run a local Mosquitto with them (Ctrl-C stops)
@@ -171,8 +173,10 @@ def _wait_listening(proc, host: str, port: int, timeout: float = 10.0) -> bool:
 @click.option("--json", "as_json", is_flag=True, help="Print the probes as JSON.")
 @click.pass_context
 def check_cmd(ctx, host, port, timeout, as_json):
-    """Prove the ACL against the running broker, with two boards' and the fleet's credentials.
+    """Prove the ACL against the running broker, with two probe accounts and the fleet's.
 
+    The probes (probe-a, probe-b, made by `config`) have exactly a board's rights on
+    the first bound board's site and groups; no real board's password is needed.
     A board tries to publish under another board's root, to send commands (to
     others, to itself, to its group), to read another board's commands and to take
     over another's client id; each must fail. Allowed paths are tried too, so a
@@ -189,10 +193,10 @@ def check_cmd(ctx, host, port, timeout, as_json):
         _fail(f"cannot run the check against {host}:{port}: {e}")
     failed = [p for p in probes if not p.passed]
     if as_json:
-        click.echo(json.dumps({"passed": not failed, "board_a": a.account.username, "board_b": b.account.username,
+        click.echo(json.dumps({"passed": not failed, "board_a": a.login.username, "board_b": b.login.username,
                                "probes": [p.to_dict() for p in probes]}, indent=2))
     else:
-        table = Table(title=f"ACL check on {host}:{port} (board {a.account.username} vs {b.account.username})")
+        table = Table(title=f"ACL check on {host}:{port} (board {a.login.username} vs {b.login.username})")
         for col in ("probe", "expected", "result", "detail"):
             table.add_column(col)
         for p in probes:
@@ -227,7 +231,12 @@ def accounts_cmd(ctx, as_json):
               help="operator: read all and send commands; monitor: read only.")
 @click.pass_context
 def fleet_account_cmd(ctx, username, role):
-    """Create a fleet tool's account (its password stays in the inventory), then re-run `config`."""
+    """Create a fleet tool's account, then re-run `config`.
+
+    Its password goes to your secrets file (~/.pilotlight/secrets.json, 0600), the
+    inventory keeps only its hash. Another operator gets it from you, or sets
+    $PILOTLIGHT_MQTT_PASSWORD.
+    """
     with _open(ctx) as inv:
         try:
             acc = credentials.ensure_fleet_account(inv, username, role)
@@ -240,11 +249,17 @@ def fleet_account_cmd(ctx, username, role):
 @click.argument("username")
 @click.pass_context
 def rotate_cmd(ctx, username):
-    """Give an account a new password. A board must then be re-provisioned to learn it."""
+    """Give an account a new password.
+
+    A fleet account's goes to your secrets file. A board's is known to nobody: the
+    board is locked out (after `config` and a reload) until it is re-provisioned,
+    which gives it a fresh one.
+    """
     with _open(ctx) as inv:
         try:
             acc = credentials.rotate(inv, username)
         except InventoryError as e:
             _fail(str(e))
-    out.print(f"new password for {acc.username} stored in the inventory; run `pilotlight broker config`",
+    where = "nowhere: re-provision the board" if acc.kind == "board" else f"in {secret_store.path()}"
+    out.print(f"new password for {acc.username}, kept {where}; run `pilotlight broker config` and reload",
               highlight=False)

@@ -91,6 +91,7 @@ def write_broker_files(inv: Inventory, directory: Path, settings: BrokerSettings
     credentials.ensure_board_accounts(inv)
     if not any(a.kind == "fleet" for a in credentials.list_accounts(inv)):
         credentials.ensure_fleet_account(inv, fleet_user, "operator")
+    credentials.ensure_probe_accounts(inv)
     accounts = credentials.list_accounts(inv)
     credentials.write_passwd_file(files.passwd, accounts)
     write_private(files.acl, acl_text(inv, accounts))

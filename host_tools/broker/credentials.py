@@ -1,9 +1,11 @@
 """Per-device and fleet MQTT accounts, kept in the inventory, and Mosquitto's password file.
 
-Passwords come from `secrets` and are stored in the inventory (the provisioning
-tool writes a board's into its config); the broker only ever gets a PBKDF2-SHA512
-hash in Mosquitto 2's own format:  user:$7$<iterations>$<b64 salt>$<b64 hash>.
-An Account's repr never shows the password, so logging one leaks nothing."""
+Passwords come from `secrets`; the inventory and the broker only ever get a
+PBKDF2-SHA512 hash in Mosquitto 2's own format: user:$7$<iterations>$<b64 salt>$<b64 hash>.
+A board's password exists in clear only on its way to the board: provisioning
+makes a new one, writes it into the board's config and stores its hash
+(`set_password`). Fleet and probe accounts' passwords go to the creating user's
+secrets file (secret_store), never into the shared inventory."""
 from __future__ import annotations
 
 import base64
@@ -16,6 +18,7 @@ from pathlib import Path
 from ..inventory import boards, names
 from ..inventory.db import Inventory, now
 from ..inventory.errors import Conflict, NotFound
+from . import secret_store
 from .files import write_private
 
 # mosquitto_passwd's own default. The passwords are 192 random bits, so stretching
@@ -24,16 +27,16 @@ from .files import write_private
 ITERATIONS = 101
 SALT_BYTES = 12
 ROLES = ("operator", "monitor")
+PROBES = ("probe-a", "probe-b")   # `broker check` plays two boards with these (see acl.py)
 
 
 @dataclass(frozen=True)
 class Account:
     username: str
-    kind: str                   # board | fleet
+    kind: str                   # board | fleet | probe
     role: str | None            # fleet: operator | monitor
     chip_id: str | None
     pw_hash: str = field(repr=False)
-    password: str = field(repr=False)
 
 
 def new_password() -> str:
@@ -59,14 +62,17 @@ def verify_password(password: str, pw_hash: str) -> bool:
 
 def _account(row) -> Account:
     return Account(username=row["username"], kind=row["kind"], role=row["role"], chip_id=row["chip_id"],
-                   pw_hash=row["pw_hash"], password=row["password"])
+                   pw_hash=row["pw_hash"])
 
 
 def _insert(inv: Inventory, username: str, kind: str, role: str | None, chip_id: str | None) -> None:
+    """A board's first password is thrown away (nobody knows it): it logs in once provisioned.
+    A fleet or probe account's goes to this user's secrets file."""
     password = new_password()
-    inv.conn.execute("INSERT INTO mqtt_accounts (username, kind, chip_id, role, password, pw_hash, created_at) "
-                     "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                     (username, kind, chip_id, role, password, hash_password(password), now()))
+    if kind != "board":
+        secret_store.save(inv.inventory_id, username, password)
+    inv.conn.execute("INSERT INTO mqtt_accounts (username, kind, chip_id, role, pw_hash, created_at) "
+                     "VALUES (?, ?, ?, ?, ?, ?)", (username, kind, chip_id, role, hash_password(password), now()))
 
 
 def get_account(inv: Inventory, username: str) -> Account:
@@ -114,14 +120,51 @@ def ensure_fleet_account(inv: Inventory, username: str, role: str = "operator") 
     return get_account(inv, username)
 
 
-def rotate(inv: Inventory, username: str) -> Account:
-    """A new password for this account (the board must be re-provisioned to learn it)."""
-    password = new_password()
+def ensure_probe_accounts(inv: Inventory) -> list[Account]:
+    """The two accounts `broker check` uses to play boards (ACL rights of a board, no board behind)."""
+    with inv.transaction():
+        for name in PROBES:
+            if inv.one("SELECT 1 FROM mqtt_accounts WHERE username = ?", (name,)) is None:
+                _insert(inv, name, "probe", None, None)
+    return [get_account(inv, name) for name in PROBES]
+
+
+def set_password(inv: Inventory, username: str, password: str) -> Account:
+    """Store the hash of a password that is on its way to its board (provisioning)."""
     with inv.transaction():
         get_account(inv, username)
-        inv.conn.execute("UPDATE mqtt_accounts SET password = ?, pw_hash = ? WHERE username = ?",
-                         (password, hash_password(password), username))
+        inv.conn.execute("UPDATE mqtt_accounts SET pw_hash = ? WHERE username = ?",
+                         (hash_password(password), username))
     return get_account(inv, username)
+
+
+def issue_password(inv: Inventory, username: str) -> str:
+    """A new password for a board, returned in clear for the caller to hand to the board at once
+    (a simulated lamp's config, a test); only its hash is kept."""
+    password = new_password()
+    set_password(inv, username, password)
+    return password
+
+
+def rotate(inv: Inventory, username: str) -> Account:
+    """A new password for this account. A fleet or probe account's goes to this user's secrets
+    file; a board's is known to nobody, so the board is locked out until re-provisioned."""
+    password = new_password()
+    with inv.transaction():
+        account = get_account(inv, username)
+        if account.kind != "board":
+            secret_store.save(inv.inventory_id, username, password)
+        inv.conn.execute("UPDATE mqtt_accounts SET pw_hash = ? WHERE username = ?",
+                         (hash_password(password), username))
+    return get_account(inv, username)
+
+
+def password(inv: Inventory, username: str) -> str:
+    """A fleet or probe account's password, from the environment or this user's secrets file."""
+    account = get_account(inv, username)
+    if account.kind == "board":
+        raise Conflict(f"{username!r} is a board's account: its password is on the board only")
+    return secret_store.password(inv.inventory_id, username, env=account.kind == "fleet")
 
 
 def list_accounts(inv: Inventory) -> list[Account]:

@@ -56,6 +56,11 @@ class Inventory:
     def one(self, sql: str, args=()) -> sqlite3.Row | None:
         return self.conn.execute(sql, args).fetchone()
 
+    @property
+    def inventory_id(self) -> str:
+        """This inventory's own id (its fleet accounts' key in a user's secrets file)."""
+        return self.one("SELECT value FROM meta WHERE key = 'inventory_id'")["value"]
+
     def close(self) -> None:
         self.conn.close()
 
@@ -84,6 +89,7 @@ def open_inventory(path: Path | str | None = None, create: bool = False) -> Inve
     conn.row_factory = sqlite3.Row
     try:
         conn.execute("PRAGMA foreign_keys = ON")
+        conn.execute("PRAGMA secure_delete = ON")    # a replaced secret is overwritten, not left in a free page
         migrate(conn, path)
     except sqlite3.DatabaseError as e:
         conn.close()
@@ -103,13 +109,20 @@ def migrate(conn: sqlite3.Connection, path: Path) -> None:
                 raise InventoryError(f"{path}: schema version {version} is newer than this pilotlight "
                                      f"knows ({SCHEMA_VERSION}); upgrade pilotlight")
             if version < target:
-                for statement in statements(MIGRATIONS[target - 1]):
-                    conn.execute(statement)
+                apply(conn, MIGRATIONS[target - 1])
                 conn.execute(f"PRAGMA user_version = {target}")
         except BaseException:
             conn.rollback()
             raise
         conn.execute("COMMIT")
+
+
+def apply(conn: sqlite3.Connection, step) -> None:
+    if callable(step):
+        step(conn)
+        return
+    for statement in statements(step):
+        conn.execute(statement)
 
 
 def statements(script: str):

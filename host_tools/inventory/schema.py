@@ -1,5 +1,37 @@
 """The inventory's schema as a list of migrations: entry N takes a file from
-version N to N+1 (PRAGMA user_version). Never edit a released entry; append."""
+version N to N+1 (PRAGMA user_version). Never edit a released entry; append.
+An entry is SQL, or a function of the connection where SQL cannot say it."""
+import uuid
+
+
+def _password_hashes_only(conn) -> None:
+    """2 -> 3: the inventory keeps password hashes only. It gets an id of its own
+    (the key of its fleet accounts in a user's secrets file); the fleet accounts'
+    clear passwords move into the secrets file of whoever migrates it (written
+    before the column goes, so nothing is lost); boards' clear passwords are
+    dropped (their hashes stay, so the boards stay online; re-provisioning gives
+    each a new one). Probe accounts (for `broker check`) become possible."""
+    from ..broker import secret_store
+    inventory_id = uuid.uuid4().hex
+    conn.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+    conn.execute("INSERT INTO meta (key, value) VALUES ('inventory_id', ?)", (inventory_id,))
+    for username, password in conn.execute("SELECT username, password FROM mqtt_accounts WHERE kind = 'fleet'"
+                                            ).fetchall():
+        secret_store.save(inventory_id, username, password)
+    conn.execute("""
+        CREATE TABLE mqtt_accounts_v2 (
+            username TEXT PRIMARY KEY,
+            kind TEXT NOT NULL CHECK (kind IN ('board', 'fleet', 'probe')),
+            chip_id TEXT UNIQUE REFERENCES boards(chip_id),
+            role TEXT CHECK (role IS NULL OR role IN ('operator', 'monitor')),
+            pw_hash TEXT NOT NULL,           -- Mosquitto $7$ hash; the clear password is never stored here
+            created_at TEXT NOT NULL
+        )""")
+    conn.execute("INSERT INTO mqtt_accounts_v2 SELECT username, kind, chip_id, role, pw_hash, created_at "
+                 "FROM mqtt_accounts")
+    conn.execute("DROP TABLE mqtt_accounts")
+    conn.execute("ALTER TABLE mqtt_accounts_v2 RENAME TO mqtt_accounts")
+
 
 MIGRATIONS = [
     # 0 -> 1: the first schema.
@@ -202,6 +234,7 @@ MIGRATIONS = [
     CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
         BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
     """,
+    _password_hashes_only,
 ]
 MIGRATIONS.append(
     # history: the time series the reports read (host_tools/reports/history.py).

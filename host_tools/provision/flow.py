@@ -26,7 +26,7 @@ from .ports import Port
 from .session import BoardError, NoAnswer, Session
 
 SELFTEST = "import json\nfrom lampctl import selftest\nprint(json.dumps(selftest.run()))"
-PLACEHOLDER_PASSWORD = "not-yet-created"   # dry run on a board with no account yet: masked anyway
+PLACEHOLDER_PASSWORD = "not-made-in-a-dry-run"   # a dry run makes no password; masked anyway
 
 
 class ProvisionError(Exception):
@@ -134,7 +134,9 @@ class _Run:
             board, pole, site, grps, account = _bind(inv, result.chip_id, board_type, job)
             result.pole, result.site = pole.id, site.id
             self.step("render")
-            password = account.password if account else PLACEHOLDER_PASSWORD
+            # A new password each time: it exists in clear only on its way to the board, and its
+            # hash is stored once the board has it (a board that failed keeps its old one).
+            password = PLACEHOLDER_PASSWORD if job.dry_run else credentials.new_password()
             cfg = render.render(load_board_type(board_type), board, pole, site, grps, board.device_id, password,
                                 job.net)
             files = {**job.firmware, "config.json": render.to_bytes(cfg)}
@@ -144,6 +146,7 @@ class _Run:
             self.attempt = boards.start_attempt(inv, board.chip_id, port=self.port.path, actor=job.actor)
             self.sync(session, inv, board, files)
             self.self_test(session)
+            credentials.set_password(inv, account.username, password)
             self.step("restart")
             session.leave()
             result.bytes_sent = session.bytes_sent

@@ -18,7 +18,7 @@ from click.testing import CliRunner
 from paho.mqtt.enums import CallbackAPIVersion
 
 from host_tools.broker import credentials
-from host_tools.broker.check import identities_from_inventory, run_check
+from host_tools.broker.check import Login, identities_from_inventory, run_check
 from host_tools.broker.local import local_broker
 from host_tools.broker.mosquitto import Mosquitto, free_port
 from host_tools.cli import cli
@@ -47,9 +47,11 @@ def fleet(tmp_path_factory):
         boards.bind_pole(inv, chip, pole)
     groups.create(inv, "metz", "festival")
     groups.add_board(inv, "metz", "festival", C)
+    credentials.ensure_board_accounts(inv)
+    logins = {chip: Login(chip, credentials.issue_password(inv, chip)) for chip in (A, B, C, D)}  # as provisioned
     broker = local_broker(inv, tmp / "broker", tls=True).start()
-    accounts = {a.username: a for a in credentials.list_accounts(inv)}
-    yield inv, broker, accounts
+    logins["fleet"] = Login("fleet", credentials.password(inv, "fleet"))
+    yield inv, broker, logins
     broker.stop()
     inv.close()
 

@@ -64,14 +64,15 @@ def test_we_read_the_hashes_mosquitto_passwd_writes(tmp_path):
 
 def test_the_real_broker_accepts_each_board_and_refuses_wrong_or_retired(inv, tmp_path):
     accounts = {c: credentials.ensure_board_account(inv, c) for c in CHIPS}
+    passwords = {c: credentials.issue_password(inv, c) for c in CHIPS}     # as provisioning does
     boards.set_state(inv, CHIPS[1], "retired")
     with local_broker(inv, tmp_path / "broker") as broker:
         a = accounts[CHIPS[0]]
-        assert connect(broker.port, a.username, a.password) == "Success"
-        assert connect(broker.port, a.username, a.password[:-1] + "?") == "Not authorized"
-        assert connect(broker.port, a.username, accounts[CHIPS[1]].password) == "Not authorized"
+        assert connect(broker.port, a.username, passwords[CHIPS[0]]) == "Success"
+        assert connect(broker.port, a.username, passwords[CHIPS[0]][:-1] + "?") == "Not authorized"
+        assert connect(broker.port, a.username, passwords[CHIPS[1]]) == "Not authorized"
         retired = accounts[CHIPS[1]]
-        assert connect(broker.port, retired.username, retired.password) == "Not authorized"
+        assert connect(broker.port, retired.username, passwords[CHIPS[1]]) == "Not authorized"
 
 
 def test_broker_files_keys_and_inventory_are_owner_only(inv, tmp_path):
@@ -95,9 +96,54 @@ def test_passwords_never_appear_in_cli_output_or_reprs(inv, tmp_path):
                run(cli, ["inventory", *db, "show", CHIPS[0], "--json"]),
                run(cli, ["inventory", *db, "boards", "--json"])]
     assert all(r.exit_code == 0 for r in outputs), [r.output for r in outputs]
-    secrets = [a.password for a in credentials.list_accounts(inv)] + [a.pw_hash for a in credentials.list_accounts(inv)]
-    assert len(secrets) == 8   # two boards, fleet, dashboard: passwords and hashes
+    accounts = credentials.list_accounts(inv)
+    secrets = [credentials.password(inv, a.username) for a in accounts if a.kind != "board"] + \
+        [a.pw_hash for a in accounts]
+    assert len(secrets) == 4 + 6   # fleet, dashboard, two probes: passwords; with two boards: hashes
     text = "".join(r.stdout + r.stderr for r in outputs) + "".join(repr(a) for a in credentials.list_accounts(inv))
     assert CHIPS[0] in text and "dashboard" in text
     for secret in secrets:
         assert secret not in text
+
+
+def test_an_old_inventory_with_clear_passwords_is_migrated_and_loses_nothing(tmp_path):
+    """Schema 1 kept every password in clear: after the migration the file holds none of
+    them, boards keep their hashes (they stay online), the fleet's moved to the secrets file."""
+    import sqlite3
+
+    from host_tools.broker import secret_store
+    from host_tools.inventory.schema import MIGRATIONS
+    old = tmp_path / "old.sqlite"
+    board_pw, fleet_pw = credentials.new_password(), credentials.new_password()
+    conn = sqlite3.connect(old)
+    conn.executescript(MIGRATIONS[0])
+    conn.execute("INSERT INTO boards VALUES ('240ac4000009', '240ac4000009', 'esp32-devkitc', NULL, 'provisioned', "
+                 "NULL, 't', 'a', 't', 'a')")
+    conn.executemany("INSERT INTO mqtt_accounts VALUES (?, ?, ?, ?, ?, ?, 't')",
+                     [("240ac4000009", "board", "240ac4000009", None, board_pw, credentials.hash_password(board_pw)),
+                      ("fleet", "fleet", None, "operator", fleet_pw, credentials.hash_password(fleet_pw))])
+    conn.execute("PRAGMA user_version = 1")
+    conn.commit()
+    conn.close()
+    assert board_pw.encode() in old.read_bytes()
+
+    with open_inventory(old) as inv:
+        assert credentials.password(inv, "fleet") == fleet_pw
+        assert credentials.verify_password(board_pw, credentials.get_account(inv, "240ac4000009").pw_hash)
+        with pytest.raises(credentials.Conflict, match="on the board only"):
+            credentials.password(inv, "240ac4000009")
+    stored = b"".join(p.read_bytes() for p in tmp_path.glob("old.sqlite*"))
+    assert board_pw.encode() not in stored and fleet_pw.encode() not in stored
+    assert stat.S_IMODE(secret_store.path().stat().st_mode) == 0o600
+
+
+def test_fleet_passwords_come_from_the_environment_or_the_users_own_file(inv, tmp_path, monkeypatch):
+    acc = credentials.ensure_fleet_account(inv, "dashboard", "monitor")
+    mine = credentials.password(inv, acc.username)
+    monkeypatch.setenv("PILOTLIGHT_MQTT_PASSWORD", "from-the-secret-manager")
+    assert credentials.password(inv, acc.username) == "from-the-secret-manager"
+    monkeypatch.delenv("PILOTLIGHT_MQTT_PASSWORD")
+    monkeypatch.setenv("PILOTLIGHT_SECRETS", str(tmp_path / "someone-else.json"))    # another operator
+    with pytest.raises(credentials.NotFound, match="no password for MQTT account 'dashboard'"):
+        credentials.password(inv, acc.username)
+    assert mine.encode() not in inv.path.read_bytes()
