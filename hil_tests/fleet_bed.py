@@ -95,7 +95,7 @@ def make_bed(home: Path, kind: str, lamps: int, processes: int = 2, tele_s: floa
         logins = {}
         for user, role in (("operator", "operator"), ("monitor", "monitor"), ("observer", "monitor")):
             a = credentials.ensure_fleet_account(inv, user, role)
-            logins[user] = (a.username, a.password)
+            logins[user] = (a.username, credentials.password(inv, a.username))
         broker = BROKERS[kind](inv, home / "broker")
         configs = enrol(inv, SITE, broker.host, broker.port)
         broker.reload(inv)

@@ -257,7 +257,7 @@ def test_dry_run_masks_secrets_and_changes_nothing(rig, fleet):
     run = provision(db, broker, rig.home, "--dry-run")
     assert run.returncode == 0, run.stdout + run.stderr
     assert '"password": "********"' in run.stdout and '"wifi_key": "********"' in run.stdout
-    assert "would copy 1 file(s)" in run.stdout
+    assert "would copy 2 file(s)" in run.stdout     # lamp.mpy, and config.json: a real run rotates the password
     assert_no_secret(run, db, [vb.flash])
     assert (vb.flash / "lampctl" / "lamp.mpy").read_bytes() == b"stale"
     assert {p: (vb.flash / p).read_bytes() for p in before if p != "lampctl/lamp.mpy"} == \

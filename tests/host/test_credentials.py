@@ -107,22 +107,24 @@ def test_passwords_never_appear_in_cli_output_or_reprs(inv, tmp_path):
 
 
 def test_an_old_inventory_with_clear_passwords_is_migrated_and_loses_nothing(tmp_path):
-    """Schema 1 kept every password in clear: after the migration the file holds none of
+    """Schemas before 3 kept every password in clear: after the migration the file holds none of
     them, boards keep their hashes (they stay online), the fleet's moved to the secrets file."""
     import sqlite3
 
     from host_tools.broker import secret_store
-    from host_tools.inventory.schema import MIGRATIONS
+    from host_tools.inventory.schema import MIGRATIONS, _password_hashes_only
     old = tmp_path / "old.sqlite"
     board_pw, fleet_pw = credentials.new_password(), credentials.new_password()
     conn = sqlite3.connect(old)
-    conn.executescript(MIGRATIONS[0])
+    before = [m for m in MIGRATIONS[:MIGRATIONS.index(_password_hashes_only)]]
+    for m in before:
+        conn.executescript(m)
     conn.execute("INSERT INTO boards VALUES ('240ac4000009', '240ac4000009', 'esp32-devkitc', NULL, 'provisioned', "
                  "NULL, 't', 'a', 't', 'a')")
     conn.executemany("INSERT INTO mqtt_accounts VALUES (?, ?, ?, ?, ?, ?, 't')",
                      [("240ac4000009", "board", "240ac4000009", None, board_pw, credentials.hash_password(board_pw)),
                       ("fleet", "fleet", None, "operator", fleet_pw, credentials.hash_password(fleet_pw))])
-    conn.execute("PRAGMA user_version = 1")
+    conn.execute(f"PRAGMA user_version = {len(before)}")
     conn.commit()
     conn.close()
     assert board_pw.encode() in old.read_bytes()

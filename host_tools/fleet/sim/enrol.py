@@ -35,12 +35,13 @@ def enrol(inv: Inventory, site: str, broker_host: str, broker_port: int, count: 
             boards.bind_pole(inv, chip, pole.id)
             boards.set_state(inv, chip, "provisioned", reason="simulated lamp")
             account = credentials.ensure_board_account(inv, chip)
+            password = credentials.issue_password(inv, account.username)   # straight into the lamp's config
             configs.append({
                 "device": {"id": chip, "site": site, "pole": pole.id, "street": pole.street_group,
                            "position": pole.position, "groups": groups.for_board(inv, chip)},
                 "location": {"lat": float(pole.lat), "lon": float(pole.lon), "tz": site_rec.tz or "UTC0"},
                 "mqtt": {"host": broker_host, "port": broker_port, "username": account.username,
-                         "password": account.password, "keepalive_s": keepalive_s},
+                         "password": password, "keepalive_s": keepalive_s},
             })
     return configs
 
