@@ -93,3 +93,41 @@ def test_input_only_pins_have_no_internal_pulls(rig):
     # the POE carrier's own resistor holds its safe-mode button (GPIO 34) high
     assert mpremote(poe.port, "exec", "import machine\nprint(machine.Pin(34, machine.Pin.IN).value())"
                     ).stdout.split() == ["1"]
+
+
+def _temp_board(tmp_path, broker, board, **settings):
+    cfg = render_config(device={"id": board.unique_id, "site": "test"}, location=PARIS, tele_interval_s=2,
+                        mqtt={"host": "127.0.0.1", "port": broker.port, "keepalive_s": 5}, **settings)
+    cfg["board"]["diagnostics"] = {"raise_s": 1, "clear_s": 1}
+    deploy_firmware(board.port, tmp_path / board.name, cfg)
+    c = board.control()
+    c.set_clock(NIGHT)
+    c.call("set_temp", celsius=62)  # a warm cabinet: the raw reading is 82-102 C, past temp_max_c (80)
+    c.reset()
+    return c
+
+
+@pytest.mark.needs_board_spawn
+@pytest.mark.needs_sensor_faults
+@pytest.mark.needs_clock_jump
+@pytest.mark.needs_reset
+def test_over_temperature_only_from_a_calibrated_chip(rig, tmp_path, broker):
+    """Defect 7: the ESP32's internal sensor reads 20-40 C high, differently on
+    every chip; a warm cabinet must not raise over_temperature from it."""
+    plain, calibrated = rig.start("temp", count=2)
+    watch = Watch(broker.port)
+    # calibrated against a thermometer: its offset is minus this vboard chip's error
+    offset = -calibrated.control().status()["chip_temp_error_c"]
+    c_plain = _temp_board(tmp_path, broker, plain)
+    c = _temp_board(tmp_path, broker, calibrated, chip_temp_offset_c=offset)
+    tele = watch.wait_json(plain.unique_id + "/tele", lambda d: d["uptime_s"] >= 5, timeout=20)
+    assert tele["temp_c"] is None, "an uncalibrated chip reading was reported"
+    tele = watch.wait_json(calibrated.unique_id + "/tele", lambda d: d["temp_c"] is not None, timeout=20)
+    assert abs(tele["temp_c"] - 62) <= 1, tele["temp_c"]
+    c.call("set_temp", celsius=90)
+    raised = watch.wait_json(calibrated.unique_id + "/event", lambda d: d.get("fault") == "over_temperature")
+    assert raised["state"] == "raised"
+    assert not [p for t, p, _ in watch.seen if t.endswith(plain.unique_id + "/event") and b"over_temp" in p]
+    watch.close()
+    c.close()
+    c_plain.close()

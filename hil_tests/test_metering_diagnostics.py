@@ -15,8 +15,9 @@ pytestmark = [pytest.mark.needs_clock_jump, pytest.mark.needs_reset]
 LOSS_BOUND_WH = 15.0  # docs/metering.md: 60 W lamp, 1 s samples, saves every 15 minutes
 
 
-def _online_board(rig, tmp_path, broker, name, board_settings=None, **settings):
-    (board,) = rig.start(name)
+def _online_board(rig, tmp_path, broker, name, board_settings=None, board=None, **settings):
+    if board is None:
+        (board,) = rig.start(name)
     cfg = render_config(device={"id": board.unique_id, "site": "test"}, location=PARIS,
                         mqtt={"host": "127.0.0.1", "port": broker.port, "keepalive_s": 5}, **settings)
     cfg["board"].update(board_settings or {})
@@ -102,7 +103,10 @@ FAULTS = [("lamp_failed", lambda c, on: c.fault("lamp_failed", on)),
 @pytest.mark.needs_sensor_faults
 def test_each_fault_is_raised_once_and_cleared_once(rig, tmp_path, broker):
     watch = Watch(broker.port)
-    board, c, root = _online_board(rig, tmp_path, broker, "faults", default_level=60,
+    (board,) = rig.start("faults")
+    calibration = -board.control().status()["chip_temp_error_c"]  # the chip's sensor against a thermometer
+    board, c, root = _online_board(rig, tmp_path, broker, "faults", default_level=60, board=board,
+                                   chip_temp_offset_c=calibration,
                                    board_settings={"diagnostics": {"raise_s": 2, "clear_s": 2, "day_burner_s": 3}})
     c.set_lux(2)  # a dark street
     c.reset()

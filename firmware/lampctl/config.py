@@ -93,6 +93,10 @@ def validate(cfg):
         raise ConfigError("device: missing (the broker needs the board's id and site)")
     if mqtt is not None and not 1 <= mqtt["port"] <= 65535:
         raise ConfigError("mqtt.port: %r is out of range [1, 65535]" % mqtt["port"])
+    offset = cfg.get("chip_temp_offset_c")
+    if offset is not None and (not isinstance(offset, (int, float)) or isinstance(offset, bool)
+                               or not -80 <= offset <= 80):
+        raise ConfigError("chip_temp_offset_c: expected a number of degrees in [-80, 80], got %r" % (offset,))
     if not isinstance(cfg.setdefault("constant_light_output", False), bool):
         raise ConfigError("constant_light_output: expected true or false")
     for key, default in DEFAULTS.items():

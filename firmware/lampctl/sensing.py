@@ -6,7 +6,7 @@ import time
 
 import machine
 
-from lampctl import clock, early, metering
+from lampctl import clock, early, metering, temperature
 from lampctl.diagnostics import Diagnostics, check_settings
 from lampctl.sensors import Sensors
 
@@ -21,14 +21,6 @@ def save_counters():
         s.meter.save(time.ticks_ms())
 
 
-def _chip_temp_c():
-    try:
-        import esp32
-        return (esp32.raw_temperature() - 32) * 5 / 9
-    except (ImportError, AttributeError, OSError):
-        return None
-
-
 class Sensing:
     def __init__(self, cfg, ctl, events):
         board = cfg["board"]
@@ -40,6 +32,7 @@ class Sensing:
             i2c = machine.I2C(0, sda=machine.Pin(bus["sda"]), scl=machine.Pin(bus["scl"]), freq=bus["freq"])
         self.sensors = Sensors(i2c, board.get("sensors"))
         self.temp_c = None
+        self._temp = temperature.chip_reader(cfg.get("chip_temp_offset_c"))
         now = time.ticks_ms()
         counters, problem = metering.load()
         if problem:
@@ -64,7 +57,7 @@ class Sensing:
         ctl.lux = self.sensors.lux
         ctl.arbiter.set_burn_hours(self.meter.burn_hours())
         utc = clock.utc() if ctl.clock_ok else None
-        self.temp_c = _chip_temp_c()
+        self.temp_c = self._temp() if self._temp else None
         for e in self.diag.update(now, level, self.sensors.power_w, self.sensors.lux, self.temp_c,
                                   self.sensors.errors()):
             self.events.emit("fault", utc, **e)

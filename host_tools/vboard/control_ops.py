@@ -35,7 +35,8 @@ async def handle(board: VirtualBoard, req: dict) -> dict:
             "reset_cause": board.reset_cause, "boots": board.resets, "raw_repl": board.raw_repl,
             "uptime_s": round(time.monotonic() - board.started_at, 3) if board.started_at else 0,
             "clock": board.board_unix_time(), "network": board.net_up, "unique_id": board.uid,
-            "wdt_ms": board.wdt_timeout_ms, "lamp_level": hw.lamp_level(),
+            "wdt_ms": board.wdt_timeout_ms, "chip_temp_c": hw.chip_temp_c,
+            "chip_temp_error_c": board.chip_temp_error_c, "lamp_level": hw.lamp_level(),
             "lamp_power_w": hw.physics.lamp_power_w, "lamp_energy_wh": hw.lamp_energy_wh(),
             **_rom_status(board),
         }

@@ -3,7 +3,8 @@ import _vbus
 
 
 def raw_temperature():
-    # the original ESP32's internal sensor, in degrees Fahrenheit
+    # the original ESP32's internal sensor, in degrees Fahrenheit, reading
+    # high by a per-chip error (the status' chip_temp_error_c) as real ones do
     return int(_vbus.call("TEMP")) * 9 // 5 + 32
 
 
