@@ -3,6 +3,7 @@ import os
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 
@@ -32,13 +33,27 @@ def test_fifty_boards_answer_and_stop_cleanly(rig):
             boards))
     assert len(set(answers)) == 50
     assert len(_interpreters_under(rig.home)) == 50
-    ptys = [os.readlink(b.port) for b in boards]
+    ptys = {os.readlink(b.port) for b in boards}
+    holders = _holding(ptys)
+    assert holders, "no process holds the boards' ptys"
 
     rig.stop()
     assert _interpreters_under(rig.home) == []
     assert not any(os.path.lexists(b.port) for b in boards)
-    holders = subprocess.run(["sh", "-c", "ls -l /proc/[0-9]*/fd 2>/dev/null"], capture_output=True, text=True).stdout
-    assert not any(p in holders.split() for p in ptys)
+    # Whoever held them let go (a pty freed here may be reused at once by another test's board).
+    assert _holding(ptys) & (holders | {os.getpid()}) == set()
+
+
+def _holding(paths: set[str]) -> set[int]:
+    """The processes with one of `paths` open."""
+    pids = set()
+    for fd in Path("/proc").glob("[0-9]*/fd/*"):
+        try:
+            if os.readlink(fd) in paths:
+                pids.add(int(fd.parent.parent.name))
+        except OSError:
+            continue
+    return pids
 
 
 def test_vboard_list_shows_running_boards(rig):

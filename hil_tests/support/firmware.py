@@ -1,9 +1,12 @@
 """The firmware onto a board, and mpremote against its port, as over USB."""
 from __future__ import annotations
 
+import atexit
 import json
+import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 from hil_tests.support.console import released
@@ -22,11 +25,26 @@ def mpremote(port, *args: str, timeout: float = 60, check: bool = True) -> subpr
 
 def firmware_bundle(tmp: Path, config: dict) -> Path:
     """The compiled firmware and its config, as they go onto a board."""
-    from host_tools.firmware_build import build
     bundle = tmp / "bundle"
-    build(bundle)
+    shutil.copytree(_compiled(), bundle, dirs_exist_ok=True)
     (bundle / "config.json").write_text(json.dumps(config))
     return bundle
+
+
+_builds: dict[tuple, Path] = {}
+
+
+def _compiled() -> Path:
+    """The firmware compiled once per test process and firmware source (mpy-cross
+    takes a second a build; a changed source file builds afresh)."""
+    from host_tools.firmware_build import build, sources
+    key = tuple((str(p), p.stat().st_mtime_ns, p.stat().st_size) for p in sources())
+    if key not in _builds:
+        out = Path(tempfile.mkdtemp(prefix="hil-firmware-"))
+        atexit.register(shutil.rmtree, out, True)
+        build(out)
+        _builds[key] = out
+    return _builds[key]
 
 
 def copy_bundle(port, bundle: Path) -> None:
