@@ -28,6 +28,7 @@ import paho.mqtt.client as paho
 from ..inventory import open_inventory
 from . import view_store
 from .board_view import BoardView, apply
+from .history import Recorder
 from .uplink import Uplink, decode
 
 UPTIME_TOPIC = "$SYS/broker/uptime"
@@ -45,7 +46,8 @@ class Collector:
             self.views: dict[str, BoardView] = view_store.load(inv, site)
             started = view_store.get_meta(inv, f"broker_started:{site}")
         self.broker_started = float(started) if started else None
-        self.hooks: list = []
+        self.history = Recorder()                  # the time series the reports read
+        self.hooks: list = [self.history]
         self.lock = threading.Lock()
         self.dirty: set[str] = set()
         self.received = 0
@@ -135,6 +137,8 @@ class Collector:
             batch = [view_store.row(self.views[d]) for d in self.dirty]
             self.dirty.clear()
             meta, self._pending_meta = self._pending_meta, {}
+            uplinks = self.history.take()
+        self.history.write(inv, uplinks)
         if batch:
             view_store.save_rows(inv, batch)
         for key, value in meta.items():
@@ -152,6 +156,7 @@ class Collector:
                     if ready is not None and self.subscribed.is_set():
                         ready.set()
                 self.flush(inv)
+                self.history.close()
         finally:
             self.client.disconnect()
             self.client.loop_stop()

@@ -237,7 +237,7 @@ MIGRATIONS = [
     _password_hashes_only,
 ]
 MIGRATIONS.append(
-    # history: the time series the reports read (host_tools/reports/history.py).
+    # history: the time series the reports read (host_tools/fleet/history.py).
     # Compact on purpose (10,000 lamps for a year on a laptop): integer keys,
     # WITHOUT ROWID tables clustered by (source, time), and only changes kept.
     """

@@ -6,7 +6,7 @@ import functools
 import json
 from dataclasses import dataclass, field
 
-from ..boards import load_board_type
+from ..boards import BoardTypeError, load_board_type
 from ..inventory.db import Inventory
 from ..inventory.errors import InventoryError
 
@@ -35,7 +35,11 @@ def lamp_rating(attrs: dict, board_type: str | None) -> tuple[float, str]:
     the import carried them, else the board type's lamp rating."""
     rated = attrs.get("rated_power_w")
     if rated in (None, ""):
-        rated = _board_rating(board_type or "esp32-devkitc")
+        try:
+            rated = _board_rating(board_type or "esp32-devkitc")
+        except BoardTypeError:
+            raise InventoryError(f"no rated power: the GIS import has no rated_power_w and board type "
+                                 f"{board_type!r} is not one of board_configs/") from None
     try:
         rated = float(rated)
     except ValueError:
@@ -58,8 +62,13 @@ def lamps(inv: Inventory, site: str, district: str | None = None, street: str | 
         WHERE {' AND '.join(where)} ORDER BY d.name, s.name, p.position""", args)
     if not rows:
         raise InventoryError(f"no poles in {' / '.join(x for x in (site, district, street) if x)}")
-    out = {r["id"]: Lamp(r["id"], r["district"], r["street"], r["position"], r["lat"], r["lon"],
-                         *lamp_rating(json.loads(r["attrs"]), r["board_type"])) for r in rows}
+    out = {}
+    for r in rows:
+        try:
+            rating = lamp_rating(json.loads(r["attrs"]), r["board_type"])
+        except InventoryError as e:
+            raise InventoryError(f"pole {r['id']}: {e}") from None
+        out[r["id"]] = Lamp(r["id"], r["district"], r["street"], r["position"], r["lat"], r["lon"], *rating)
     for s in inv.query("SELECT id, pole_id, estimated FROM hist_sources WHERE pole_id IS NOT NULL"):
         lamp = out.get(s["pole_id"])
         if lamp:

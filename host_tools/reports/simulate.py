@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from ..inventory import boards as inv_boards
 from ..inventory.db import Inventory
 from ..paths import firmware_module
-from .history import History
+from ..fleet.history import History
 from .scope import lamps as lamps_in
 
 program_mod = firmware_module("program")

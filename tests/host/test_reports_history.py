@@ -8,7 +8,7 @@ from host_tools.inventory import boards, open_inventory
 from host_tools.inventory.gis_csv import import_csv
 from host_tools.paths import firmware_module
 from host_tools.reports.energy import Money, energy_report
-from host_tools.reports.history import History
+from host_tools.fleet.history import History
 from host_tools.reports.operations import operations_report
 from host_tools.reports.simulate import Incidents, simulate
 

@@ -1,7 +1,8 @@
-"""Each board's history, kept in the inventory for the reports.
+"""Each board's history, kept in the inventory for the reports (host_tools/reports).
 
-The fleet collector hands every decoded uplink to `History.record`; only what
-the reports need is kept, and only when it changes:
+The fleet collector hands every decoded uplink to `History.record` (through
+`Recorder`, on its own thread); only what the reports need is kept, and only
+when it changes:
 
 - energy: the board's own counter (`tele.energy_wh`, kept in mWh), only the
   samples where the counter's rate changes (within TOLERANCE_WH), plus the
@@ -185,3 +186,32 @@ class History:
         with self.inv.transaction() as c:
             c.execute("INSERT OR REPLACE INTO hist_link (src, t, online) VALUES (?, ?, ?)", (src, t, value))
         self._online[src] = value
+
+
+class Recorder:
+    """The collector's hook: takes uplinks on the MQTT thread (cheap, under the
+    collector's lock); the collector hands them over at each flush, on its own
+    thread, where its inventory connection lives."""
+
+    def __init__(self):
+        self.pending: list = []
+        self.history: History | None = None
+
+    def __call__(self, up, view) -> None:
+        self.pending.append((up.device, up.kind, up.body, int(up.at)))
+
+    def take(self) -> list:
+        batch, self.pending = self.pending, []
+        return batch
+
+    def write(self, inv: Inventory, batch: list) -> None:
+        if self.history is None or self.history.inv is not inv:
+            self.history = History(inv)
+        with inv.transaction():
+            for device, kind, body, at in batch:
+                self.history.record(device, kind, body, at)
+
+    def close(self) -> None:
+        """Store the newest energy samples, so a restart loses nothing."""
+        if self.history:
+            self.history.flush()
