@@ -90,3 +90,18 @@ def test_a_target_that_is_neither_street_nor_district_nor_file_is_a_clear_error(
                                    "Rue Garibaldi", "--target", "Atlantis", "--from", "2026-11-03", "--to",
                                    "2026-11-09"])
     assert run.exit_code == 2 and "'Atlantis' is neither a street nor a district of site 'lyon'" in run.output
+
+
+def test_a_target_from_a_gis_file_is_counted_by_kind_and_a_bad_row_is_named(site, tmp_path):
+    target = tmp_path / "target.csv"
+    target.write_text("pole_id,site,district,street,position,lat,lon,rated_power_w,lamp_type\n"
+                      + "".join(f"N-{i},nancy,Nord,Rue {i % 3},{i},48.69,6.18,{(60, 40)[i % 2]},LED\n"
+                                for i in range(1, 101)))
+    case, _ = _scale_up(site, tmp_path, "--target", str(target))
+    assert case["target_lamps"] == 100
+    assert {p["rated_w"]: p["lamps"] for p in case["projected"]} == {40.0: 50, 60.0: 50}
+    target.write_text(target.read_text().replace("N-7,nancy,Nord,Rue 1,7,48.69", "N-7,nancy,Nord,Rue 1,7,148.69"))
+    run = CliRunner().invoke(cli, ["report", "scale-up", "--site", "lyon", "--inventory", str(site), "--pilot",
+                                   "Rue Garibaldi", "--target", str(target), "--from", "2026-11-03", "--to",
+                                   "2026-11-09"])
+    assert run.exit_code == 2 and f"{target}: line 8:" in run.output
