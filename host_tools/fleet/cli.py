@@ -390,3 +390,182 @@ def desired_show(ctx, site, as_json):
     for r in found:
         out.print(f"{r['scope']:9} {r['name'] or site:24} {r['key']:16} {r['value'][:60]}  ({r['set_by']}, {r['set_at']})",
                   highlight=False)
+
+
+def _share(text: str, what: str) -> float:
+    try:
+        return float(text[:-1]) / 100 if text.endswith("%") else float(text)
+    except ValueError:
+        fail(f"{what}: {text!r} is not a share such as 2% or 0.02")
+
+
+@fleet.group()
+def rollout():
+    """Staged roll-outs of a program or settings: a canary, growing waves, soak, halt, resume, roll-back.
+
+    \b
+      pilotlight fleet rollout start --site metz --district Centre --program @winter.json --dry-run
+      pilotlight fleet rollout start --site metz --district Centre --program @winter.json \\
+          --canary 1% --soak 600 --threshold 2%
+      pilotlight fleet rollout status 3
+      pilotlight fleet rollout resume 3          after a fix (or after the tool was killed)
+      pilotlight fleet rollout rollback 3        every board gets back what it had
+
+    Exit codes: 0 done (or rolled back), 1 halted or some boards failed, 3 refused.
+    """
+
+
+def _engine_run(ctx, rid, host, port, account, action: str, as_json: bool):
+    from . import rollout_store, view_store
+    from .commander import Commander
+    from .rollout import Engine, RolloutHalted
+    with open_db(ctx) as inv:
+        try:
+            ro = rollout_store.get(inv, rid)
+            user, password = fleet_login(inv, account)
+        except Exception as e:  # noqa: BLE001
+            fail(str(e))
+        views = view_store.load(inv, ro.site)
+        stop_on_signals_kill()
+        try:
+            with Commander(ro.site, host, port, user, password, views=views) as cmd:
+                engine = Engine(inv, cmd, rid, progress=lambda text: err.print(text, highlight=False))
+                final = {"run": engine.run, "resume": engine.resume, "rollback": engine.rollback}[action]()
+        except RolloutHalted as e:
+            fail(str(e))
+        except (OSError, ConnectionError) as e:
+            fail(f"broker {host}:{port}: {e}")
+        report = _rollout_report(inv, rid)
+    if as_json:
+        click.echo(json.dumps(report))
+    else:
+        out.print(f"roll-out {rid}: {final} {report['counts']}" + (f" ({report['reason']})" if report["reason"] else ""))
+    sys.exit(0 if final in ("done", "rolled_back") else EXIT_FAILED)
+
+
+def stop_on_signals_kill():
+    """A roll-out stops where it is on SIGTERM/SIGHUP (its progress is saved step by step)."""
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, lambda *_: sys.exit(128 + 15))
+
+
+def _rollout_report(inv, rid) -> dict:
+    from dataclasses import asdict
+
+    from . import rollout_store
+    ro = rollout_store.get(inv, rid)
+    boards = rollout_store.boards(inv, rid)
+    return {"id": rid, "status": ro.status, "reason": ro.reason, "target": ro.target, "plan": asdict(ro.plan),
+            "change": ro.change.get("kind"), "counts": rollout_store.counts(inv, rid),
+            "boards": {b["device_id"]: {"wave": b["wave"], "step": b["step"], "error": b["error"],
+                                        "command_id": b["command_id"], "previous": b["previous"]} for b in boards}}
+
+
+@rollout.command("start")
+@site_option
+@target_options
+@with_broker
+@click.option("--program", "program_text", help="The program document (JSON or @file.json).")
+@click.option("--config", "config_text", help="Settings to change (JSON object, or @file.json).")
+@click.option("--canary", default="1%", show_default=True, help="First wave: a number of boards or a share.")
+@click.option("--growth", default=2.0, show_default=True, type=click.FloatRange(1.0, 100), help="Wave size factor.")
+@click.option("--soak", default=60.0, show_default=True, type=click.FloatRange(0), help="Seconds healthy per wave.")
+@click.option("--threshold", default="2%", show_default=True, help="Halt when this share of boards failed.")
+@click.option("--timeout", default=15.0, show_default=True, type=click.FloatRange(0.5, 600),
+              help="Seconds to wait for a wave's answers.")
+@click.option("--max-boots", default=1, show_default=True, type=click.IntRange(0), help="Boots in a soak beyond "
+              "this are a reboot loop.")
+@click.option("--account", default="fleet", show_default=True, help="Fleet operator account.")
+@click.option("--dry-run", is_flag=True, help="Print the plan (waves, boards) and send nothing.")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def rollout_start(ctx, site, board, street, district, group, everything, offline, faulty, fw, drift, host, port,
+                  program_text, config_text, canary, growth, soak, threshold, timeout, max_boots, account, dry_run,
+                  as_json):
+    """Roll a program or settings change out to the target in waves."""
+    from . import changes
+    from .rollout import start
+    from .rollout_store import Plan, _spread
+    if bool(program_text) == bool(config_text):
+        fail("give exactly one change: --program or --config")
+    try:
+        change = changes.ProgramChange(_fields(program_text)) if program_text else \
+            changes.ConfigChange(_fields(config_text))
+    except ValueError as e:
+        fail(str(e))
+    with open_db(ctx) as inv:
+        try:
+            target = _target(inv, site, board, street, district, group, everything, offline, faulty, fw, drift)
+        except Exception as e:  # noqa: BLE001
+            fail(str(e))
+        n = len(target.devices)
+        first = max(1, round(n * _share(canary, "--canary"))) if canary.endswith("%") else int(canary)
+        plan = Plan(first, growth, soak, _share(threshold, "--threshold"), timeout, max_boots)
+        if dry_run:
+            order, start_at, waves = _spread(list(target.devices), 0), 0, []
+            for i, size in enumerate(plan.waves(n)):
+                waves.append({"wave": i, "boards": size, "examples": order[start_at:start_at + 3]})
+                start_at += size
+            report = {"change": change.describe(), "target": target.label, "boards": n, "waves": waves,
+                      "soak_s": soak, "threshold": plan.threshold, "timeout_s": timeout}
+            if as_json:
+                click.echo(json.dumps(report))
+            else:
+                out.print(f"{change.describe()} to {target.label}: {n} boards in {len(waves)} waves "
+                          f"({', '.join(str(w['boards']) for w in waves)}), soak {soak:g} s each, "
+                          f"halt above {plan.threshold:.1%} failed; nothing sent (--dry-run)")
+            return
+        rid = start(inv, site, change, target, plan)
+    err.print(f"roll-out {rid} created: {change.describe()} to {target.label}, {n} boards")
+    _engine_run(ctx, rid, host, port, account, "run", as_json)
+
+
+@rollout.command("resume")
+@click.argument("rid", type=int)
+@with_broker
+@click.option("--account", default="fleet", show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def rollout_resume(ctx, rid, host, port, account, as_json):
+    """Go on with roll-out RID: after a halt (its failed boards are tried again) or a kill."""
+    _engine_run(ctx, rid, host, port, account, "resume", as_json)
+
+
+@rollout.command("rollback")
+@click.argument("rid", type=int)
+@with_broker
+@click.option("--account", default="fleet", show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def rollout_rollback(ctx, rid, host, port, account, as_json):
+    """Give every board of roll-out RID that took the change what it had before."""
+    _engine_run(ctx, rid, host, port, account, "rollback", as_json)
+
+
+@rollout.command("status")
+@click.argument("rid", type=int, required=False)
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def rollout_status(ctx, rid, as_json):
+    """One roll-out's progress, or the list of roll-outs."""
+    from . import rollout_store
+    with open_db(ctx) as inv:
+        if rid is None:
+            found = [{"id": r.id, "status": r.status, "target": r.target, "change": r.change.get("kind"),
+                      "created_at": r.created_at, "created_by": r.created_by, "counts": rollout_store.counts(inv, r.id)}
+                     for r in rollout_store.list_rollouts(inv)]
+            if as_json:
+                click.echo(json.dumps(found))
+            else:
+                for r in found:
+                    out.print(f"{r['id']:4} {r['status']:12} {r['change']:8} {r['target']:30} {r['counts']}")
+            return
+        try:
+            report = _rollout_report(inv, rid)
+        except LookupError as e:
+            fail(str(e))
+    if as_json:
+        click.echo(json.dumps(report))
+    else:
+        out.print(f"roll-out {rid} ({report['change']} to {report['target']}): {report['status']} {report['counts']}"
+                  + (f" — {report['reason']}" if report["reason"] else ""))

@@ -16,7 +16,9 @@ from dataclasses import dataclass, field
 import paho.mqtt.client as paho
 
 from ..paths import firmware_module
+from .board_view import BoardView, apply
 from .targets import Target
+from .uplink import decode
 
 _commands = firmware_module("commands")
 
@@ -67,10 +69,14 @@ class Outcome:
 
 class Commander:
     """One MQTT connection (a fleet operator account) that publishes commands
-    and hears every board's answers on pl/{site}/+/ack."""
+    and hears every board's answers on pl/{site}/+/ack. With `views` (board
+    views to keep current, e.g. loaded from the collector's table) it hears
+    every uplink and folds it in: a roll-out judges health from them."""
 
-    def __init__(self, site: str, host: str, port: int, username: str, password: str, tls: dict | None = None):
+    def __init__(self, site: str, host: str, port: int, username: str, password: str, tls: dict | None = None,
+                 views: dict | None = None):
         self.site = site
+        self.views = views
         self.acks: dict[str, dict[str, dict]] = {}    # command id -> device -> ack
         self.cond = threading.Condition()
         self.client = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id=username, clean_session=True)
@@ -93,9 +99,19 @@ class Commander:
     def _on_connect(self, client, userdata, flags, reason, props):
         if not reason.is_failure:
             # QoS 0: a burst of 10,000 answers must not overflow a QoS 1 queue at the broker
-            client.subscribe(f"pl/{self.site}/+/ack", 0)
+            client.subscribe(f"pl/{self.site}/+/{'+' if self.views is not None else 'ack'}", 0)
 
     def _on_message(self, client, userdata, msg):
+        if self.views is not None:
+            up = decode(msg.topic, msg.payload, msg.retain)
+            if up is not None:
+                with self.cond:
+                    view = self.views.get(up.device)
+                    if view is None:
+                        view = self.views[up.device] = BoardView(up.device, self.site)
+                    apply(view, up)
+            if not msg.topic.endswith("/ack"):
+                return
         try:
             ack = json.loads(msg.payload)
             cmd_id = ack["id"]
@@ -111,6 +127,10 @@ class Commander:
     def expect(self, cmd_id: str) -> None:
         with self.cond:
             self.acks.setdefault(cmd_id, {})
+
+    def view(self, device: str) -> BoardView | None:
+        with self.cond:
+            return self.views.get(device) if self.views is not None else None
 
     def publish(self, name: str, payload: bytes, topics) -> None:
         """QoS 1, each publish confirmed by the broker before this returns."""
