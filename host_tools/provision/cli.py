@@ -51,7 +51,12 @@ def _wifi_key(key_file: Path | None) -> str | None:
 @click.option("--district", default=None, help="The street's district, when its name is not unique.")
 @click.option("--broker-host", envvar="PILOTLIGHT_BROKER_HOST", default=None,
               help="The broker the boards connect to [$PILOTLIGHT_BROKER_HOST].")
-@click.option("--broker-port", type=click.IntRange(1, 65535), default=1883, show_default=True)
+@click.option("--broker-port", type=click.IntRange(1, 65535), default=1883, show_default=True,
+              help="The broker's port (its TLS port with --tls-dir).")
+@click.option("--tls-dir", type=click.Path(path_type=Path, file_okay=False, exists=True), default=None,
+              envvar="PILOTLIGHT_BROKER_TLS_DIR",
+              help="The broker's TLS folder (<broker dir>/tls from `broker config --tls-port`): each board gets "
+                   "the fleet CA, its own client certificate and key on flash and connects with TLS.")
 @click.option("--wifi-ssid", envvar="PILOTLIGHT_WIFI_SSID", default=None, help="The site's Wi-Fi (Wi-Fi boards).")
 @click.option("--wifi-key-file", type=click.Path(path_type=Path, dir_okay=False, exists=True), default=None,
               help=f"File holding the Wi-Fi key [or ${WIFI_KEY_ENV}]; never on the command line.")
@@ -62,13 +67,18 @@ def _wifi_key(key_file: Path | None) -> str | None:
 @click.option("--label-format", type=click.Choice(["svg", "png"]), default="svg", show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="A machine-readable report on stdout (bars on stderr).")
 def provision(port_args, vboards, home, list_only, db, board_type, pole, pole_label, street, district,
-              broker_host, broker_port, wifi_ssid, wifi_key_file, baud, dry_run, labels_dir, label_format, as_json):
+              broker_host, broker_port, tls_dir, wifi_ssid, wifi_key_file, baud, dry_run, labels_dir, label_format,
+              as_json):
     """Provision boards: identify, bind to a pole, write firmware + config, self-test.
 
     \b
     Plug the boards into the hub, then one command does them all in parallel:
       pilotlight provision --street "Rue Serpenoise" --broker-host mqtt.metz.example \\
           --wifi-ssid METZ-LIGHTS --board-type esp32-devkitc --labels labels/
+    \b
+    Boards that talk to the broker over TLS (certificates from the fleet's CA):
+      pilotlight provision --street "Rue Serpenoise" --broker-host mqtt.metz.example \\
+          --broker-port 8883 --tls-dir ~/.pilotlight/broker/tls ...
     \b
     One board onto a known pole (or scan the pole's label):
       pilotlight provision --port /dev/serial/by-path/...-port0 --pole MZ-00012 ...
@@ -114,7 +124,7 @@ def provision(port_args, vboards, home, list_only, db, board_type, pole, pole_la
     firmware, version = load_firmware()
     job = Job(db=db, firmware=firmware, firmware_version=version, board_type=board_type,
               pole=pole, street=street, district=district, baud=baud, dry_run=dry_run,
-              net=render.Network(broker_host, broker_port, wifi_ssid, _wifi_key(wifi_key_file)))
+              net=render.Network(broker_host, broker_port, wifi_ssid, _wifi_key(wifi_key_file), tls_dir))
     results = provision_all(ports, job, console)
     wall = time.monotonic() - t0
     written = []

@@ -21,7 +21,7 @@ from ..firmware_build import build
 from ..inventory import boards, groups, open_inventory, places
 from ..inventory.errors import InventoryError, NotFound
 from ..paths import FIRMWARE
-from . import render, transfer
+from . import render, tls_bundle, transfer
 from .ports import Port
 from .session import BoardError, NoAnswer, Session
 
@@ -104,7 +104,7 @@ def provision_board(port: Port, job: Job, progress: Progress | None = None) -> R
                 if job.dry_run:
                     _release(session)
     except (NoAnswer, BoardError, TimeoutError, transfer.SyncError, ProvisionError, render.RenderError,
-            InventoryError, BoardTypeError, OSError, ValueError) as e:
+            InventoryError, BoardTypeError, tls_bundle.TlsBundleError, OSError, ValueError) as e:
         run.failed(str(e) or type(e).__name__)
     finally:
         run.result.seconds = round(time.monotonic() - t0, 3)
@@ -140,6 +140,8 @@ class _Run:
             cfg = render.render(load_board_type(board_type), board, pole, site, grps, board.device_id, password,
                                 job.net)
             files = {**job.firmware, "config.json": render.to_bytes(cfg)}
+            if job.net.tls_dir:
+                files.update(tls_bundle.files(job.net.tls_dir, board.device_id, dry_run=job.dry_run))
             if job.dry_run:
                 _dry_run(session, result, cfg, files, board)
                 return

@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from ..inventory.model import Board, Pole, Site
 from ..paths import firmware_module
+from . import tls_bundle
 
 MASK = "********"
 SECRET_KEYS = (("mqtt", "password"), ("mqtt", "key"), ("network", "wifi_key"))
@@ -25,6 +27,7 @@ class Network:
     broker_port: int = 1883
     wifi_ssid: str | None = None
     wifi_key: str | None = field(default=None, repr=False)
+    tls_dir: Path | None = None         # the broker's TLS folder: boards connect with TLS (tls_bundle.py)
 
 
 def render(board_type: dict, board: Board, pole: Pole, site: Site, groups: list[str],
@@ -41,6 +44,8 @@ def render(board_type: dict, board: Board, pole: Pole, site: Site, groups: list[
         "location": {"lat": float(pole.lat), "lon": float(pole.lon), "tz": site.tz},
         "mqtt": {"host": net.broker_host, "port": net.broker_port, "username": username, "password": password},
     }
+    if net.tls_dir:
+        cfg["mqtt"].update(tls_bundle.mqtt_settings())
     if board_type.get("network") == "wifi":
         cfg["network"] = {"wifi_ssid": net.wifi_ssid, "wifi_key": net.wifi_key or ""}
     config = firmware_module("config")
