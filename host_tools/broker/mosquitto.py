@@ -6,6 +6,7 @@ the listener section so callers add auth, ACLs, TLS or persistence.
 from __future__ import annotations
 
 import os
+import resource
 import shutil
 import socket
 import subprocess
@@ -29,6 +30,13 @@ def mosquitto_binary() -> str:
     if not found:
         raise BrokerError("mosquitto is not installed: run `make setup` (it installs the Debian package)")
     return found
+
+
+def raise_file_limit() -> None:
+    """One descriptor per connection: a district's broker needs more than the usual soft limit."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
 class Mosquitto:
@@ -66,7 +74,7 @@ class Mosquitto:
 
     def start(self, timeout: float = 10.0) -> "Mosquitto":
         conf = self.write_config()
-        self.proc = subprocess.Popen([mosquitto_binary(), "-c", str(conf)],
+        self.proc = subprocess.Popen([mosquitto_binary(), "-c", str(conf)], preexec_fn=raise_file_limit,
                                      stdout=subprocess.DEVNULL, stderr=self.log.open("ab"))
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
