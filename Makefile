@@ -6,7 +6,7 @@ STUBS  := micropython-esp32-stubs==1.29.0.post1 micropython-stdlib-stubs==1.29.0
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: setup demo test check bench clean
+.PHONY: setup demo test check bench clean hil-serial hil-soak
 
 setup: $(VENV)/.installed typings/.installed
 	@command -v mosquitto >/dev/null || [ -x /usr/sbin/mosquitto ] || { \
@@ -28,8 +28,20 @@ typings/.installed: $(VENV)/.installed
 demo: setup
 	$(VENV)/bin/pilotlight demo
 
+# The boards of independent tests run side by side (pytest-xdist): most of a
+# HIL test is waiting on a board, so more workers than cores pay off.
+WORKERS ?= 4
+JUNIT   ?= build/junit.xml
 test: setup check
-	$(PY) -m pytest
+	$(PY) -m pytest -n $(WORKERS) --dist worksteal --junitxml=$(JUNIT)
+
+# The whole HIL suite on the serial target, vboards standing in for the bench.
+hil-serial: setup
+	$(PY) -m hil_tests.rig.vboard_bench --boards 6 -- --junitxml=build/junit-serial.xml
+
+# A simulated week on one board, in compressed time (nights, outages, commands, a power cut a night).
+hil-soak: setup
+	$(PY) -m pytest hil_tests/soak --soak -p no:randomly --junitxml=build/junit-soak.xml
 
 # The firmware against the ESP32's real API (the stubs), and through mpy-cross.
 check: setup

@@ -5,7 +5,8 @@ tuples; names follow the issue that asked for the figure."""
 import importlib
 import sys
 
-SUITES = ["bench.vboard", "bench.brain", "bench.lamp_latency", "bench.mqtt", "bench.metering", "bench.inventory", "bench.provision", "bench.connectivity", "bench.reports", "bench.broker"]
+SUITES = ["bench.vboard", "bench.brain", "bench.lamp_latency", "bench.mqtt", "bench.metering", "bench.inventory", "bench.provision", "bench.connectivity", "bench.reports", "bench.broker",
+          "bench.hil_suite"]
 
 
 def main() -> int:

@@ -11,6 +11,7 @@ Each test gets the boards it asks for from the ports in order, power-cycled
 (RTC lost, a fresh boot) with every line of the rig at rest."""
 from __future__ import annotations
 
+import contextlib
 import time
 from pathlib import Path
 
@@ -151,11 +152,24 @@ class SerialControl:
         self.powered = False
 
     def power_on(self) -> None:
-        self._hw().supply(self.slot, True)
+        with self._booting():
+            self._hw().supply(self.slot, True)
         self.powered = True
 
     def reset(self) -> None:
-        self._hw().press_en(self.slot)
+        with self._booting():
+            self._hw().press_en(self.slot)
+
+    @contextlib.contextmanager
+    def _booting(self, timeout: float = 5.0):
+        """Back once the console shows the ROM's banner of the new boot, as the
+        virtual rig's reset returns with the board already restarted."""
+        console = self.rig.consoles[self.name]
+        before = len(console.boots)
+        yield
+        deadline = time.monotonic() + timeout
+        while len(console.boots) == before and time.monotonic() < deadline:
+            time.sleep(0.02)
 
     def set_clock(self, unix: float, rtc_only: bool = False) -> None:
         if self.rig.wiring is None:

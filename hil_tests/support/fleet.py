@@ -44,12 +44,13 @@ class Fleet:
 
     def wait_json(self, kind, predicate=lambda d: True, timeout=15.0, after=0):
         """The first `kind` message (state, tele, ...) whose JSON matches, seen
-        (from index `after` on) or to come."""
+        (from index `after` on) or to come. A message the predicate cannot
+        judge (a `ts` of null, made before the board knew the time) does not match."""
         deadline = time.monotonic() + timeout
         checked = after
         while True:
             for topic, payload in self.seen[checked:]:
-                if topic == f"{self.root}/{kind}" and predicate(json.loads(payload)):
+                if topic == f"{self.root}/{kind}" and _matches(predicate, json.loads(payload)):
                     return json.loads(payload)
             checked = len(self.seen)
             left = deadline - time.monotonic()
@@ -89,3 +90,10 @@ class Fleet:
     def close(self):
         self.client.loop_stop()
         self.client.disconnect()
+
+
+def _matches(predicate, data) -> bool:
+    try:
+        return bool(predicate(data))
+    except (TypeError, KeyError):
+        return False
