@@ -22,9 +22,12 @@ def pytest_addoption(parser):
     group.addoption("--rig-i2c", default=None,
                     help="the rig's I2C adapter (serial target): 'ft232h', 'mcp2221', or 'vboard' to act on "
                          "vboards behind the ports through their control channels")
+    group.addoption("--soak", action="store_true", default=False,
+                    help="run the soaks (hil_tests/soak: minutes each; `make hil-soak`)")
 
 
 def pytest_configure(config):
+    config.addinivalue_line("markers", "soak: a long run, only with --soak")
     for cap, what in CAPABILITIES.items():
         config.addinivalue_line("markers", f"{marker(cap)}: the rig must {what}")
 
@@ -41,7 +44,10 @@ def pytest_collection_modifyitems(config, items):
     rig = _rig_class(config)
     has = rig.capabilities_for(config.getoption("--rig-i2c")) if hasattr(rig, "capabilities_for") \
         else rig.capabilities
+    soak = pytest.mark.skip(reason="a soak: run it with `make hil-soak` (--soak)")
     for item in items:
+        if "soak" in item.keywords and not config.getoption("--soak"):
+            item.add_marker(soak)
         needs = [m.name[len("needs_"):] for m in item.iter_markers() if m.name.startswith("needs_")]
         missing = unmet(needs, has)
         if missing:
@@ -81,8 +87,9 @@ def pytest_runtest_makereport(item, call):
             rep.sections += sections
             item.stash[_FAILURE_SECTIONS] = sections
     elif rep.when == "teardown":
-        # the JUnit XML takes a test's "Captured stdout" from its teardown report
-        rep.sections += item.stash.get(_FAILURE_SECTIONS, [])
+        # the JUnit XML takes a test's "Captured stdout" from its teardown report, as one text: titled here
+        rep.sections += [(name, f"----- {name.split(': ', 1)[1]} -----\n{text}")
+                         for name, text in item.stash.get(_FAILURE_SECTIONS, [])]
     return rep
 
 
