@@ -89,6 +89,7 @@ def test_power_cut_at_night_with_clock_lost_follows_ambient_light(rig, tmp_path)
     safe = render_config()["board"]["lamp"]
     failsafe = safe["min_driver_level"] + (1 - safe["min_driver_level"]) * 0.8 ** safe["gamma"]
     c.wait_for(lambda s: abs(s["lamp_level"] - failsafe) < 1e-3, timeout=8, what="failsafe level in the dark")
+    _app_keeps(c, failsafe)
     c.set_lux(20000.0)  # daylight: the light sensor says off
     c.wait_for(lambda s: s["lamp_level"] == 0, timeout=8, what="off in daylight without a clock")
     c.close()
@@ -106,3 +107,12 @@ def test_no_clock_and_no_light_sensor_fails_on(rig, tmp_path):
         lamp = cfg["board"]["lamp"]
         failsafe = lamp["min_driver_level"] + (1 - lamp["min_driver_level"]) * 0.8 ** lamp["gamma"]
         c.wait_for(lambda s: abs(s["lamp_level"] - failsafe) < 1e-3, timeout=8, what="fail on at the safe level")
+        _app_keeps(c, failsafe)
+
+
+def _app_keeps(c, level):
+    """boot.py lights the lamp at the failsafe level before the app starts: the
+    level must still hold once the app has been running a while."""
+    c.wait_for(lambda s: s["uptime_s"] > 5, timeout=10, what="the app running")
+    assert abs(c.status()["lamp_level"] - level) < 1e-3, \
+        f"lamp at {c.status()['lamp_level']:.4f}, the failsafe level is {level:.4f}"
