@@ -2,8 +2,8 @@
 
     python -m hil_tests.rig.vboard_bench --boards 6 [-- PYTEST ARGS]
 
-starts the boards (`pilotlight vboard run`), runs the HIL suite against their
-ports with `--target serial --rig-i2c vboard` (the rig's real drivers over
+starts the boards (`pilotlight vboard run`), runs the HIL suite (or the tests
+named in the pytest args) against their ports with `--target serial --rig-i2c vboard` (the rig's real drivers over
 simulated chips wired to the vboards), and stops the boards. Exit code: pytest's."""
 from __future__ import annotations
 
@@ -29,7 +29,8 @@ def main(boards: int, pytest_args: tuple[str, ...]) -> None:
             if not ready:
                 raise click.ClickException("the bench's vboards did not start")
             ports = [arg for b in ready for arg in ("--port", str(Path(b["port"])))]
-            code = subprocess.call([sys.executable, "-m", "pytest", "hil_tests", "--target", "serial",
+            paths = [] if any(not a.startswith("-") for a in pytest_args) else ["hil_tests"]
+            code = subprocess.call([sys.executable, "-m", "pytest", *paths, "--target", "serial",
                                     "--rig-i2c", "vboard", "-p", "no:xdist", *ports, *pytest_args])
         finally:
             run.send_signal(signal.SIGTERM)
