@@ -6,6 +6,7 @@ from .demo import demo
 from .fleet.cli import register as register_fleet
 from .broker.cli import broker
 from .inventory.cli import inventory
+from .micropython.cli import firmware
 from .provision.cli import provision
 from .reports.cli import report
 from .vboard.cli import vboard
@@ -32,6 +33,7 @@ cli.add_command(provision)
 register_fleet(cli)
 cli.add_command(audit)
 cli.add_command(report)
+cli.add_command(firmware)
 
 
 def main():
