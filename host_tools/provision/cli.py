@@ -11,9 +11,11 @@ import click
 from rich.console import Console
 
 from ..inventory import default_path
+from ..micropython import cache, pins
 from ..paths import state_home
 from . import labels, render
 from .flow import Job, load_firmware
+from .micropython_step import Plan
 from .parallel import provision_all, summary_table
 from .ports import PortError, explicit_port, usb_ports, vboard_ports
 
@@ -28,6 +30,26 @@ def _ports(port_args, vboards, home):
     if not port_args:
         found = usb_ports() + (vboard_ports(home) if vboards else [])
     return found
+
+
+def _micropython_plan(ports, board_type, flash: bool, home, max_baud, console) -> Plan:
+    """The pinned release of every board type on the hub; with `flash`, each image loaded and
+    checked now, so a missing or corrupted image stops the run before any board is touched."""
+    types = {board_type or p.board_type for p in ports} - {None}
+    found = {}
+    for t in sorted(types):
+        try:
+            found[t] = pins.load(t)
+        except pins.PinError:
+            continue                     # nothing pinned: the board's MicroPython is not checked
+    images = {}
+    if flash:
+        for t, pin in found.items():
+            try:
+                images[t] = cache.load(pin)
+            except cache.ImageRefused as e:
+                raise click.ClickException(f"not flashing anything: {e}") from None
+    return Plan(found, images, flash, home, max_baud, say=lambda msg: console.print(f"[bold yellow]{msg}[/]"))
 
 
 def _wifi_key(key_file: Path | None) -> str | None:
@@ -65,10 +87,15 @@ def _wifi_key(key_file: Path | None) -> str | None:
 @click.option("--labels", "labels_dir", type=click.Path(path_type=Path, file_okay=False), default=None,
               help="Write a printable label for each provisioned board into this folder.")
 @click.option("--label-format", type=click.Choice(["svg", "png"]), default="svg", show_default=True)
+@click.option("--flash", "flash", is_flag=True,
+              help="Write the pinned MicroPython (pilotlight firmware fetch) onto boards that are blank, run a "
+                   "vendor image or another MicroPython release. Asked interactively when left out.")
+@click.option("--flash-baud", type=click.IntRange(115200, 3000000), default=None,
+              help="Cap the flashing baud rate (default: the fastest the USB-UART bridge holds).")
 @click.option("--json", "as_json", is_flag=True, help="A machine-readable report on stdout (bars on stderr).")
 def provision(port_args, vboards, home, list_only, db, board_type, pole, pole_label, street, district,
               broker_host, broker_port, tls_dir, wifi_ssid, wifi_key_file, baud, dry_run, labels_dir, label_format,
-              as_json):
+              flash, flash_baud, as_json):
     """Provision boards: identify, bind to a pole, write firmware + config, self-test.
 
     \b
@@ -83,6 +110,11 @@ def provision(port_args, vboards, home, list_only, db, board_type, pole, pole_la
     One board onto a known pole (or scan the pole's label):
       pilotlight provision --port /dev/serial/by-path/...-port0 --pole MZ-00012 ...
       pilotlight provision --pole-label "pilotlight:metz/MZ-00012" ...
+    \b
+    Blank boards, or boards with a vendor image: MicroPython goes on first (esptool,
+    through the chip's ROM; boards without auto-reset wiring ask you to hold BOOT):
+      pilotlight firmware fetch          # once, where there is internet
+      pilotlight provision --flash --street "Rue Serpenoise" ...
     \b
     Run it again at any time: a provisioned board is checked, nothing is copied
     unless it differs, and a board that failed half-way is completed.
@@ -122,10 +154,20 @@ def provision(port_args, vboards, home, list_only, db, board_type, pole, pole_la
                                    f"the poles first (or give --db)")
     t0 = time.monotonic()
     firmware, version = load_firmware()
+    plan = _micropython_plan(ports, board_type, flash, home, flash_baud, console)
     job = Job(db=db, firmware=firmware, firmware_version=version, board_type=board_type,
               pole=pole, street=street, district=district, baud=baud, dry_run=dry_run,
-              net=render.Network(broker_host, broker_port, wifi_ssid, _wifi_key(wifi_key_file), tls_dir))
+              net=render.Network(broker_host, broker_port, wifi_ssid, _wifi_key(wifi_key_file), tls_dir),
+              micropython=plan)
     results = provision_all(ports, job, console)
+    waiting = [r for r in results if r.needs_flash]
+    if waiting and not flash and not dry_run and not as_json and sys.stdin.isatty() and click.confirm(
+            f"{len(waiting)} board(s) need MicroPython flashed first ({', '.join(r.port for r in waiting)}). "
+            f"Flash them now?", default=True, err=True):
+        job.micropython = _micropython_plan(ports, board_type, True, home, flash_baud, console)
+        again = {r.port: r for r in provision_all([p for p in ports if p.path in {w.port for w in waiting}],
+                                                    job, console)}
+        results = [again.get(r.port, r) for r in results]
     wall = time.monotonic() - t0
     written = []
     if labels_dir and not dry_run:

@@ -21,7 +21,8 @@ from ..firmware_build import build
 from ..inventory import boards, groups, open_inventory, places
 from ..inventory.errors import InventoryError, NotFound
 from ..paths import FIRMWARE
-from . import render, tls_bundle, transfer
+from . import micropython_step, render, tls_bundle, transfer
+from .flasher import FlashError
 from .ports import Port
 from .session import BoardError, NoAnswer, Session
 
@@ -47,6 +48,7 @@ class Job:
     baud: int = 115200
     actor: str | None = None
     dry_run: bool = False
+    micropython: micropython_step.Plan | None = None   # the pinned MicroPython, and whether to flash it
 
 
 @dataclass
@@ -65,6 +67,8 @@ class Result:
     seconds: float = 0.0
     selftest: dict | None = None
     config: dict | None = None          # dry run only: what would be written, secrets masked
+    flashed: dict | None = None         # MicroPython written with esptool: version, baud, seconds
+    needs_flash: bool = False           # failed only because MicroPython must be flashed first
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -95,16 +99,27 @@ def provision_board(port: Port, job: Job, progress: Progress | None = None) -> R
     run = _Run(port, job, progress)
     t0 = time.monotonic()
     try:
-        run.step("connect")
-        with Session(port.path, job.baud) as session:
-            session.enter_maintenance()
-            try:
-                run.on_board(session)
-            finally:
-                if job.dry_run:
-                    _release(session)
+        for attempt in range(2):
+            run.step("connect")
+            with Session(port.path, job.baud) as session:
+                reason = micropython_step.needs_flash(session, job.micropython, _board_type(port, job))
+                if reason is None:
+                    try:
+                        run.on_board(session)
+                    finally:
+                        if job.dry_run:
+                            _release(session)
+                    break
+            if attempt or job.dry_run:
+                raise micropython_step.NeedsFlash(f"{reason}" + (" (dry run: nothing flashed)" if job.dry_run
+                                                                  else " after flashing"))
+            run.result.flashed = micropython_step.flash(port, job.db, _board_type(port, job), job.micropython,
+                                                        reason, run.step, job.actor, run.result)
+    except micropython_step.NeedsFlash as e:
+        run.result.needs_flash = not job.dry_run and run.result.flashed is None
+        run.failed(str(e))
     except (NoAnswer, BoardError, TimeoutError, transfer.SyncError, ProvisionError, render.RenderError,
-            InventoryError, BoardTypeError, tls_bundle.TlsBundleError, OSError, ValueError) as e:
+            InventoryError, BoardTypeError, tls_bundle.TlsBundleError, FlashError, OSError, ValueError) as e:
         run.failed(str(e) or type(e).__name__)
     finally:
         run.result.seconds = round(time.monotonic() - t0, 3)

@@ -16,6 +16,9 @@ from .ports import Port
 # Where each step starts on a board's bar: the sync is most of the wall time.
 _BAR_AT = {"connect": 0, "identify": 5, "bind": 8, "render": 10, "sync": 12, "self-test": 88, "restart": 96}
 _SYNC_SPAN = _BAR_AT["self-test"] - _BAR_AT["sync"]
+# A board that gets MicroPython first: the flash takes the first part of its bar, the usual steps the rest.
+_FLASH_AT = {"download": (0, 2), "erase": (2, 4), "flash": (4, 36), "verify": (36, 40)}
+_FLASH_PART = 40
 
 
 def _slot_name(port: Port) -> str:
@@ -33,8 +36,17 @@ def provision_all(ports: list[Port], job: Job, console: Console | None = None, b
     def one(i: int, port: Port) -> None:
         task = progress.add_task(_slot_name(port), total=100, step="connect")
 
+        flashing = []
+
         def show(step: str, fraction: float) -> None:
-            done = _BAR_AT.get(step, 0) + (_SYNC_SPAN * fraction if step == "sync" else 0)
+            if step in _FLASH_AT:
+                flashing.append(step)
+                start, end = _FLASH_AT[step]
+                done = start + (end - start) * fraction
+            else:
+                done = _BAR_AT.get(step, 0) + (_SYNC_SPAN * fraction if step == "sync" else 0)
+                if flashing:
+                    done = _FLASH_PART + done * (100 - _FLASH_PART) / 100
             with lock:
                 progress.update(task, completed=done, step=step)
 
@@ -54,11 +66,12 @@ def provision_all(ports: list[Port], job: Job, console: Console | None = None, b
 
 def summary_table(results: list[Result]) -> Table:
     table = Table(title="provisioning summary")
-    for col in ("port", "chip id", "pole", "state", "copied", "seconds", "result"):
+    for col in ("port", "chip id", "pole", "state", "MicroPython", "copied", "seconds", "result"):
         table.add_column(col)
     for r in results:
         outcome = "[green]ok[/green]" if r.ok else f"[red]failed at {r.step}[/red]: {r.error}"
-        table.add_row(r.port, r.chip_id or "?", r.pole or "-", r.state or "-", str(len(r.copied)),
+        flashed = f"flashed {r.flashed['version']} @{r.flashed['baud']}" if r.flashed else "-"
+        table.add_row(r.port, r.chip_id or "?", r.pole or "-", r.state or "-", flashed, str(len(r.copied)),
                       f"{r.seconds:.1f}", outcome)
     return table
 

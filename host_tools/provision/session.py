@@ -21,6 +21,9 @@ BOOTED_MARKERS = (b"maintenance mode", b">>> ")
 _WRITE_FLAG = "open(%r,'w').close()" % MAINTENANCE_FLAG
 _PARK_MAIN = "import os\ntry:\n os.rename('main.py','main.py.pl-off')\nexcept OSError:\n pass"
 
+# What a chip prints when its ROM or bootloader cannot start an app: blank flash, a broken
+# image, or the ROM's loader waiting for esptool. No REPL is coming from such a board.
+ROM_SIGNS = (b"invalid header: 0x", b"No bootable app", b"ets_main.c", b"waiting for download", b"user code done")
 HELP_NO_ANSWER = ("the board on {port} does not answer. Check the USB cable is a data cable and seated, "
                   "then hold the board's BOOT/safe-mode button, press EN (reset), release BOOT, and run again")
 
@@ -49,6 +52,7 @@ class Session:
             raise NoAnswer(f"cannot open {port}: {e}. Is another program (a serial monitor) using it?") from None
         self.line = line
         self.buf = bytearray()
+        self.heard = bytearray()     # the last bytes the board printed, for boot_failing()
 
     def close(self) -> None:
         try:
@@ -70,6 +74,7 @@ class Session:
     def _fill(self, wait: bool) -> bool:
         chunk = self.line.read(max(1, self.line.in_waiting) if wait else self.line.in_waiting)
         self.buf += chunk
+        self.heard = (self.heard + chunk)[-2048:]
         return bool(chunk)
 
     def read_until(self, ending: bytes, timeout: float | None = None) -> bytes:
@@ -112,6 +117,10 @@ class Session:
         return got
 
     # --- getting in -----------------------------------------------------------
+    def boot_failing(self) -> bool:
+        """The board printed its ROM or bootloader failing to start any app."""
+        return any(sign in self.heard for sign in ROM_SIGNS)
+
     def _try_raw_repl(self, patience: float = 6.0) -> bool:
         """Interrupt whatever runs and enter the raw REPL, trying again for `patience` seconds:
         a board still booting, or busy printing its traceback, may miss the first try."""
@@ -123,12 +132,16 @@ class Session:
                 self.write(b"\r" + CTRL_C + CTRL_C)
                 time.sleep(0.05)
             self.drain()
+            if self.boot_failing():
+                return False          # the ROM or bootloader is talking: no interpreter to interrupt
             self.discard_input()
             self.write(CTRL_A)
             try:
                 self.read_until(RAW_PROMPT, timeout=1.5)
                 return self.exec("print('pl-ok')", timeout=3).strip() == "pl-ok"
             except (TimeoutError, BoardError):
+                if self.boot_failing():
+                    return False      # no interpreter there to answer: waiting longer changes nothing
                 continue
         return False
 
@@ -159,6 +172,8 @@ class Session:
         app may have armed). If the app comes back anyway, its main.py does not know the flag (not
         our firmware, or too old): it is parked as main.py.pl-off and ours replaces it in the sync."""
         for attempt in range(attempts):
+            if self.boot_failing():
+                break
             if attempt:
                 if not self.pulse_reset():
                     self.write(CTRL_D)   # a soft reset leaves the REPL and re-runs what hung
@@ -229,6 +244,10 @@ class Session:
             lines = err.decode(errors="replace").strip().splitlines()
             raise BoardError(f"{self.port}: {lines[-1] if lines else 'error'}")
         return out.decode(errors="replace")
+
+    def micropython_version(self) -> str:
+        """The MicroPython release the board runs, as os.uname() says it (e.g. '1.28.0')."""
+        return self.exec("import os\nprint(os.uname().release)").strip()
 
     def chip_id(self) -> str:
         """The chip's unique id (the ESP32's base MAC) in hex: the key of every record."""
