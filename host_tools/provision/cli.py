@@ -52,6 +52,13 @@ def _micropython_plan(ports, board_type, flash: bool, home, max_baud, console) -
     return Plan(found, images, flash, home, max_baud, say=lambda msg: console.print(f"[bold yellow]{msg}[/]"))
 
 
+def _streets(db: Path, poles: list[str]) -> dict[str, str]:
+    """The street of each pole, for its label."""
+    from ..inventory import open_inventory, places
+    with open_inventory(db) as inv:
+        return {p: places.get_pole(inv, p).street for p in poles}
+
+
 def _wifi_key(key_file: Path | None) -> str | None:
     if key_file:
         return key_file.read_text().strip()
@@ -171,7 +178,8 @@ def provision(port_args, vboards, home, list_only, db, board_type, pole, pole_la
     wall = time.monotonic() - t0
     written = []
     if labels_dir and not dry_run:
-        written = [str(labels.write_label(labels_dir, r.site, r.pole, r.chip_id, label_format))
+        streets = _streets(db, [r.pole for r in results if r.ok and r.pole])
+        written = [str(labels.write_label(labels_dir, r.site, r.pole, r.chip_id, label_format, streets.get(r.pole)))
                    for r in results if r.ok and r.site and r.pole]
     ok = all(r.ok for r in results)
     if as_json:
