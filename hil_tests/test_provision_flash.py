@@ -21,7 +21,9 @@ from host_tools.fleet.watch import Watch
 from host_tools.inventory import boards, open_inventory, places
 from host_tools.inventory.gis_csv import import_csv
 
-pytestmark = pytest.mark.virtual_only   # blank boards, BOOT buttons and power cuts from the rig side
+# blank boards of its own, the BOOT button and EN, power cuts, and the chip's flash read from the rig side
+pytestmark = [pytest.mark.needs_board_spawn, pytest.mark.needs_boot_button, pytest.mark.needs_reset,
+              pytest.mark.needs_power_cut, pytest.mark.needs_flash]
 
 SITE, STREET, TZ = "metz", "Rue A", "CET-1CEST,M3.5.0,M10.5.0/3"
 FILE = "ESP32_GENERIC-20260406-v1.28.0.bin"
@@ -98,11 +100,12 @@ def test_four_blank_boards_flashed_provisioned_and_online_in_one_command(rig, fl
     # Already on the pinned MicroPython: checked, not flashed again.
     run, out = provision(tmp_path, db, broker, rig.home, "--flash")
     assert run.returncode == 0 and [b["flashed"] for b in out["boards"]] == [None] * 4
-    assert all(b["copied"] == [] for b in out["boards"])
+    assert all(b["copied"] == ["config.json"] for b in out["boards"])   # only the rotated password
     with open_inventory(db) as inv:
         operator = credentials.ensure_fleet_account(inv, "fleet")
         broker.reload(inv)
-    watch = Watch(broker.port, f"pl/{SITE}/+/status", username=operator.username, password=operator.password)
+        password = credentials.password(inv, operator.username)
+    watch = Watch(broker.port, f"pl/{SITE}/+/status", username=operator.username, password=password)
     try:
         for vb in vbs:
             with vb.control() as c:
