@@ -6,7 +6,7 @@ import importlib
 import sys
 
 SUITES = ["bench.vboard", "bench.brain", "bench.lamp_latency", "bench.mqtt", "bench.metering", "bench.inventory", "bench.provision", "bench.connectivity", "bench.reports", "bench.broker",
-          "bench.hil_suite"]
+          "bench.hil_suite", "bench.flash"]
 
 
 def main() -> int:
