@@ -24,7 +24,9 @@ def _online_board(rig, tmp_path, broker, name="lamp", **settings):
 def test_online_state_commands_and_last_will(rig, tmp_path, broker):
     watch = Watch(broker.port)
     board, c, root = _online_board(rig, tmp_path, broker, default_level=40)
+    console = board.console()
     c.reset()
+    console.expect(r'pl event \{.*"kind": "boot", "reset_cause": 2')  # what a technician sees on the USB console
     watch.wait(lambda t, p, r: t == root + "/status" and p == b"online", what="status online")
     state = watch.wait_json("/state", lambda d: d["mode"] == "schedule" and d["level"] == 40)
     assert state["fw"] and state["clock"] != "unknown" and isinstance(state["seq"], int) and state["ts"]
