@@ -205,3 +205,24 @@ def test_without_auto_reset_wiring_the_tool_asks_for_boot_and_en_and_waits(rig, 
     proc.wait(timeout=60)
     out = json.loads(stdout)
     assert asked.is_set() and proc.returncode == 0 and out["boards"][0]["flashed"], out
+
+
+def test_at_a_terminal_the_tool_asks_before_flashing_and_flashes_on_yes(rig, fleet, tmp_path):
+    db, broker = fleet
+    pin_image(tmp_path, firmware.build())
+    [vb] = rig.start(extra=("--blank",))
+    keyboard, terminal = os.openpty()        # the technician's terminal: stdin is a TTY
+    cmd = [a for a in command(db, broker, rig.home, "--street", STREET) if a != "--json"]
+    proc = subprocess.Popen(cmd, stdin=terminal, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env(tmp_path))
+    os.close(terminal)
+    screen, deadline = b"", time.monotonic() + 120
+    while b"Flash them now?" not in screen:
+        assert time.monotonic() < deadline and proc.poll() is None, screen.decode(errors="replace")
+        screen += os.read(proc.stderr.fileno(), 4096)
+    os.write(keyboard, b"y\n")
+    stdout = proc.stdout.read().decode()
+    proc.wait(timeout=60)
+    os.close(keyboard)
+    assert proc.returncode == 0, stdout
+    assert "1 of 1 board(s) provisioned" in stdout and "flashed v1.28.0" in stdout
+    assert states(db) == {vb.unique_id: "provisioned"}

@@ -55,8 +55,11 @@ class Line:
                 now = loop.time()
                 budget = min(budget + (now - last) * self.rate, self.rate * self.CHUNK_SECONDS * 4)
                 last = now
-                if budget < 1:
-                    await asyncio.sleep(max(self.CHUNK_SECONDS, (1 - budget) / self.rate))
+                # wait until the line has carried what goes out next (a short reply whole, else a
+                # chunk's worth): never earlier than a UART, and no later than it either
+                want = min(n, max(1.0, self.rate * self.CHUNK_SECONDS))
+                if budget < want:
+                    await asyncio.sleep((want - budget) / self.rate)
                     continue
                 n = min(n, int(budget))
             try:
