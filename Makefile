@@ -12,6 +12,9 @@ setup: $(VENV)/.installed typings/.installed
 	@command -v mosquitto >/dev/null || [ -x /usr/sbin/mosquitto ] || { \
 	  echo "installing mosquitto (Debian package)"; \
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq mosquitto mosquitto-clients >/dev/null; }
+	@[ -x /usr/lib/rabbitmq/bin/rabbitmq-server ] || { \
+	  echo "installing rabbitmq-server (Debian package: the clustered broker)"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq rabbitmq-server >/dev/null; }
 	@command -v chromium >/dev/null || { \
 	  echo "installing chromium (Debian package; the reports' browser check)"; \
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null; }

@@ -9,3 +9,11 @@ def _private_secrets_file(tmp_path_factory):
     mp.delenv("PILOTLIGHT_MQTT_PASSWORD", raising=False)
     yield
     mp.undo()
+
+
+def pytest_sessionfinish(session):
+    """The fleet tests' shared RabbitMQ cluster goes down with the session (beam, epmd, auth service)."""
+    import sys
+    bed = sys.modules.get("hil_tests.fleet_bed")
+    if bed is not None:
+        bed.RabbitClusterBed.stop_shared()

@@ -9,6 +9,7 @@ connect: another node of a cluster), `start()`, `stop()`, `restart()` and
 `reload(inventory)` (the accounts and ACL again from the inventory)."""
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import signal
@@ -22,6 +23,7 @@ import pytest
 
 from host_tools.broker import credentials
 from host_tools.broker.local import local_broker
+from host_tools.broker.rabbitmq import RabbitCluster
 from host_tools.fleet.sim.enrol import enrol
 from host_tools.fleet.sim.layout import district_csv
 from host_tools.fleet.sim.processes import SimFleet
@@ -57,7 +59,48 @@ class MosquittoBed:
         self.broker.reload(inv)
 
 
-BROKERS = {"mosquitto": MosquittoBed}
+class RabbitClusterBed:
+    """The 2-node RabbitMQ cluster (started once per test session, it takes ~30 s):
+    boards on node 0, the fleet tools on node 1. A restart is node 0's (the boards'
+    broker goes away and comes back); the cluster stops when the session ends."""
+
+    _cluster: RabbitCluster | None = None
+
+    def __init__(self, inv, directory: Path):
+        cluster = self.shared(directory)
+        self.host = self.fleet_host = "127.0.0.1"
+        self.port, self.fleet_port = cluster.nodes[0].mqtt_port, cluster.nodes[1].mqtt_port
+
+    @classmethod
+    def shared(cls, directory: Path) -> RabbitCluster:
+        if cls._cluster is None:
+            cls._cluster = RabbitCluster().start()
+            atexit.register(cls.stop_shared)
+        return cls._cluster
+
+    @classmethod
+    def stop_shared(cls) -> None:
+        if cls._cluster is not None:
+            cls._cluster.stop()
+            cls._cluster = None
+
+    def start(self):
+        pass                           # the session's cluster is running
+
+    def stop(self):
+        pass                           # it stays for the next module; stop_shared() at the end
+
+    def restart(self):
+        node = self._cluster.nodes[0]
+        node.ctl("stop_app")
+        node.ctl("start_app")
+        node.wait_ready()
+
+    def reload(self, inv):
+        self._cluster.load(inv)
+
+
+BROKERS = {"mosquitto": MosquittoBed, "rabbitmq-cluster": RabbitClusterBed}
 
 
 def broker_kinds() -> list[str]:
