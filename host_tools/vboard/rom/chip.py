@@ -38,7 +38,6 @@ class Interrupted(Exception):
 @dataclass
 class AppStart:
     firmware: firmware.Firmware
-    fresh_fs: bool             # the filesystem was erased: MicroPython formats it now
 
 
 class RomChip:
@@ -57,6 +56,8 @@ class RomChip:
         self.leave = asyncio.Event()
         self.rebooting = False
         self.mode = "off"
+        self._blank_word: int | None = None              # what the ROM found at 0x1000 instead of a header
+        self._vendor: firmware.Firmware | None = None    # a valid app that is not MicroPython
         self.bytes_in = 0
         self._input = bytearray()
         self._rate: float | None = None
@@ -107,10 +108,10 @@ class RomChip:
         (the messages are printed, the chip waits for its watchdog)."""
         self.mode = "boot"
         word = struct.unpack("<I", self.flash.read(firmware.WRITE_OFFSET, 4))[0]
+        self._blank_word = self._vendor = None
         if word & 0xFF != app_image.MAGIC:
             self._blank_word = word
             return None
-        self._blank_word = None
         try:
             boot = app_image.parse(self.flash.read(firmware.WRITE_OFFSET, partitions.OFFSET - firmware.WRITE_OFFSET),
                                    firmware.WRITE_OFFSET)
@@ -137,10 +138,7 @@ class RomChip:
             self.fs_dir.mkdir(parents=True, exist_ok=True)
             (self.fs_dir / "boot.py").write_bytes(INITIAL_BOOT_PY)
             self.print(b"Performing initial setup\r\n")
-        return AppStart(fw, fresh)
-
-    _blank_word: int | None = None
-    _vendor: firmware.Firmware | None = None
+        return AppStart(fw)
 
     async def _hang(self) -> None:
         """What a chip that cannot start its app does until its watchdog resets it (forever,

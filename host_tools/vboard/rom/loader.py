@@ -56,7 +56,7 @@ class RomLoader:
                  on_baud: Callable[[int], None], on_erase: Callable[[int, int], None],
                  on_exit: Callable[[bool], None]):
         self.flash = flash
-        self.regs = Registers(mac, flash.read)
+        self.regs = Registers(mac)
         self.send, self.on_baud, self.on_erase, self.on_exit = send, on_baud, on_erase, on_exit
         self.decoder = slip.Decoder()
         self.flash_size = ROM_DEFAULT_FLASH
@@ -103,6 +103,7 @@ class RomLoader:
             return
         self._reply(op, value, out)
         if op == CHANGE_BAUDRATE:
+            self.regs.baud = value            # the UART divider now reads for the new rate
             self.on_baud(value)
         elif op in (FLASH_END, FLASH_DEFL_END):
             self.on_exit(not struct.unpack("<I", data[:4])[0])

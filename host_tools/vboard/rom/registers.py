@@ -48,9 +48,8 @@ def _crc8(data: bytes) -> int:
 
 
 class Registers:
-    def __init__(self, mac: bytes, read_flash):
+    def __init__(self, mac: bytes):
         self.efuse = efuse_words(mac)
-        self.read_flash = read_flash
         self.baud = 115200
         self.spi: dict[int, int] = {}
 
