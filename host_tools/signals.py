@@ -9,6 +9,8 @@ running. Two ways to route them into the tool's Ctrl-C path:
         run_until_interrupted()
 
     add_stop_handlers(loop, stop.set)   # asyncio: they (and Ctrl-C) set an event
+
+    stop = stop_event()                 # a loop that waits: `while not stop.wait(every): ...`
 """
 from __future__ import annotations
 
@@ -61,3 +63,11 @@ def add_stop_handlers(loop: asyncio.AbstractEventLoop, callback: Callable[[], No
     """In an asyncio loop: call `callback` (e.g. an Event's `set`) on Ctrl-C, SIGTERM or SIGHUP."""
     for s in signals:
         loop.add_signal_handler(s, callback)
+
+
+def stop_event(signals=(signal.SIGINT, *STOP_SIGNALS)) -> threading.Event:
+    """For a tool whose main thread waits in a loop: an Event set by Ctrl-C, SIGTERM or SIGHUP."""
+    stop = threading.Event()
+    for s in signals:
+        signal.signal(s, lambda *_: stop.set())
+    return stop

@@ -4,7 +4,6 @@ from __future__ import annotations
 import json
 import signal
 import sys
-import threading
 from pathlib import Path
 
 import click
@@ -12,6 +11,7 @@ from rich.console import Console
 
 from ..inventory.db import default_path, open_inventory
 from ..inventory.errors import InventoryError
+from ..signals import stop_event
 from . import status as status_mod
 from .account import fleet_login
 from .render import status_table
@@ -33,14 +33,6 @@ def open_db(ctx):
         return open_inventory(ctx.obj["db"])
     except InventoryError as e:
         fail(str(e))
-
-
-def stop_on_signals() -> threading.Event:
-    """SIGTERM and SIGHUP stop a long-running tool as Ctrl-C does: cleanly."""
-    stop = threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
-        signal.signal(sig, lambda *_: stop.set())
-    return stop
 
 
 site_option = click.option("--site", required=True, help="The site (its id, as in MQTT topics).")
@@ -93,7 +85,7 @@ def collect(ctx, site, host, port, account):
         except Exception as e:  # noqa: BLE001 - a clear line, not a traceback
             fail(str(e))
     collector = Collector(ctx.obj["db"], site, host, port, user, password)
-    stop = stop_on_signals()
+    stop = stop_event()   # SIGTERM and SIGHUP stop it as Ctrl-C does: cleanly
     err.print(f"collecting pl/{site}/+/+ from {host}:{port} as {user}; Ctrl-C stops")
     collector.run(stop)
     err.print(f"stopped after {collector.received} messages")
@@ -143,7 +135,7 @@ def watch(ctx, site, district, street, every):
       pilotlight fleet watch --site metz --street "Rue A"
     """
     from rich.live import Live
-    stop = stop_on_signals()
+    stop = stop_event()   # SIGTERM and SIGHUP stop it as Ctrl-C does: cleanly
     with open_db(ctx) as inv, Live(console=out, auto_refresh=False) as live:
         while not stop.is_set():
             board_rows = status_mod.rows(inv, site, district, street)
