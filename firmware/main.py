@@ -1,6 +1,8 @@
 # Start the app unless the board is in maintenance or safe mode. A crash is
 # logged and counted, and resets the board (the lamp relights in boot.py);
 # after three in a row the board comes up in safe mode.
+import sys
+
 from lampctl import early
 
 mode = early.boot_mode()
@@ -10,6 +12,8 @@ if mode == early.RUN:
         app.run()
     except KeyboardInterrupt:
         early.stopped()
+        if "lampctl.app" in sys.modules:
+            sys.modules["lampctl.app"].shutdown()  # a planned stop: state and energy counters to flash
         raise  # a technician at the console: stop here, leave the REPL
     except Exception as e:
         early.crashed(e)

@@ -7,7 +7,7 @@ from astral import Observer
 from astral.sun import sunset
 
 from hil_tests.support.firmware import deploy_firmware
-from hil_tests.support.lamp import PARIS, render_config
+from hil_tests.support.lamp import PARIS, level_at, render_config
 
 pytestmark = [pytest.mark.needs_reset, pytest.mark.needs_lamp_readback]
 EVENING = {"id": "evening", "steps": [{"at": "sunset", "level": 100}, {"at": "23:00", "level": 50, "fade": 60},
@@ -49,8 +49,7 @@ def test_motion_at_night_boosts_then_falls_back(rig, tmp_path):
     night = 1795818600  # 2026-11-27 23:30 CET, after the 23:00 step: the program says 50 %
     board, c = _board(rig, tmp_path, "pir", clock=night, presence_level=100, presence_hold_s=2,
                       presence_fade_in_ms=500, presence_fade_out_ms=500)
-    lamp = render_config()["board"]["lamp"]
-    half = lamp["min_driver_level"] + (1 - lamp["min_driver_level"]) * 0.5 ** lamp["gamma"]
+    half = level_at(50)
     c.wait_for(lambda s: abs(s["lamp_level"] - half) < 1e-3, what="program level 50 %")
     c.pir(True)
     c.pir(False)
@@ -86,8 +85,7 @@ def test_power_cut_at_night_with_clock_lost_follows_ambient_light(rig, tmp_path)
     c.power_cut()
     c.power_on()  # the RTC restarts at 2000-01-01: no valid time
     c.wait_for(lambda s: s["running"] and s["clock"] < 946684800 + 60)
-    safe = render_config()["board"]["lamp"]
-    failsafe = safe["min_driver_level"] + (1 - safe["min_driver_level"]) * 0.8 ** safe["gamma"]
+    failsafe = level_at(80)
     c.wait_for(lambda s: abs(s["lamp_level"] - failsafe) < 1e-3, timeout=8, what="failsafe level in the dark")
     _app_keeps(c, failsafe)
     c.set_lux(20000.0)  # daylight: the light sensor says off
@@ -104,8 +102,7 @@ def test_no_clock_and_no_light_sensor_fails_on(rig, tmp_path):
     with board.control() as c:
         c.set_lux(50000.0)  # broad daylight, but nothing on the board can see it
         c.reset()
-        lamp = cfg["board"]["lamp"]
-        failsafe = lamp["min_driver_level"] + (1 - lamp["min_driver_level"]) * 0.8 ** lamp["gamma"]
+        failsafe = level_at(80)
         c.wait_for(lambda s: abs(s["lamp_level"] - failsafe) < 1e-3, timeout=8, what="fail on at the safe level")
         _app_keeps(c, failsafe)
 

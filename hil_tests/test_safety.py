@@ -7,7 +7,7 @@ import time
 import pytest
 
 from hil_tests.support.firmware import deploy_firmware, mpremote
-from hil_tests.support.lamp import NIGHT, PARIS, render_config
+from hil_tests.support.lamp import NIGHT, PARIS, level_at, render_config
 
 pytestmark = [pytest.mark.needs_clock_jump, pytest.mark.needs_reset, pytest.mark.needs_lamp_readback]
 # Runs on the board over mpremote: the real app, except that its control task
@@ -31,15 +31,8 @@ asyncio.run(app.main(cfg, ctl, sensing, events))
 """
 
 
-def _level(percent: float) -> float:
-    """The lamp_level the vboard reports for a level in percent (lamp.duty_for)."""
-    lamp = render_config()["board"]["lamp"]
-    out = lamp["min_driver_level"] + (1 - lamp["min_driver_level"]) * (percent / 100) ** lamp["gamma"]
-    return int(out * 65535 + 0.5) / 65535
-
-
 def _at(percent):
-    return lambda s: abs(s["lamp_level"] - _level(percent)) < 1e-4
+    return lambda s: abs(s["lamp_level"] - level_at(percent)) < 1e-4
 
 
 def _board(rig, tmp_path, name, **settings):

@@ -7,7 +7,7 @@ import pytest
 import serial
 
 from hil_tests.support.firmware import deploy_firmware, firmware_bundle, mpremote
-from hil_tests.support.lamp import render_config
+from hil_tests.support.lamp import duty_at, render_config
 
 
 NOV_2026 = 1795800000  # a valid clock: the app leaves failsafe
@@ -31,7 +31,7 @@ def test_lamp_duty_follows_the_firmware_and_pir_irq_boosts_it(rig, tmp_path):
     board, c = _boot_with_firmware(rig, tmp_path, "lamp", default_level=30, presence_level=100, presence_hold_s=2,
                                    presence_fade_in_ms=200, presence_fade_out_ms=200)
     lamp = json.loads((board.flash / "config.json").read_text())["board"]["lamp"]
-    expected = round((lamp["min_driver_level"] + (1 - lamp["min_driver_level"]) * 0.3 ** lamp["gamma"]) * 65535)
+    expected = duty_at(30)
     c.wait_for(lambda s: c.duty() == expected, what="lamp at 30 %")
     assert c.call("pwm")["freq"] == lamp["pwm_freq_hz"]
 

@@ -22,7 +22,10 @@ from .fleet.watch import Watch
 from .inventory import open_inventory, places
 from .inventory.gis_csv import import_csv
 from .signals import Stopped, stop_signals
+from .paths import firmware_module
 from .vboard.control import VBoardClient
+
+topics = firmware_module("topics")
 
 SITE, DISTRICT, STREET, TZ = "demo", "Centre", "Main Street", "CET-1CEST,M3.5.0,M10.5.0/3"
 STREET_GROUP = "centre.main-street"
@@ -49,8 +52,8 @@ def _table(watch: Watch, rigs: dict[str, VBoardClient], title: str) -> Table:
     for col in ("device", "status", "mode", "program", "level %", "driver output"):
         t.add_column(col)
     for dev, rig in rigs.items():
-        state = _latest(watch, f"pl/{SITE}/{dev}/state")
-        status = _latest(watch, f"pl/{SITE}/{dev}/status", raw=True)
+        state = _latest(watch, topics.root(SITE, dev) + "/state")
+        status = _latest(watch, topics.root(SITE, dev) + "/status", raw=True)
         t.add_row(dev, status or "?", state.get("mode", "?"), str(state.get("program")), str(state.get("level")),
                   f"{rig.status()['lamp_level']:.0%}")
     return t
@@ -120,11 +123,11 @@ def _demo(lamps: int, keep: bool):
             rig.reset()  # straight back online with the new accounts
         with console.status("waiting for every lamp to come online"):
             for dev in rigs:
-                watch.wait(lambda t, p, r, d=dev: t == f"pl/{SITE}/{d}/status" and p == b"online", timeout=60)
-                watch.wait(lambda t, p, r, d=dev: t == f"pl/{SITE}/{d}/state", timeout=30)
+                watch.wait(lambda t, p, r, d=dev: t == topics.root(SITE, d) + "/status" and p == b"online", timeout=60)
+                watch.wait(lambda t, p, r, d=dev: t == topics.root(SITE, d) + "/state", timeout=30)
         console.print(_table(watch, rigs, "the street, online"))
 
-        watch.publish(f"pl/{SITE}/group/{STREET_GROUP}/cmd/program", {"id": "demo-1", "program": PROGRAM})
+        watch.publish(topics.group_command(SITE, STREET_GROUP, "program"), {"id": "demo-1", "program": PROGRAM})
         for dev in rigs:
             watch.wait_json(f"{dev}/ack", lambda d: d.get("id") == "demo-1", timeout=20)
             watch.wait_json(f"{dev}/state", lambda d: d.get("program") == PROGRAM["id"] and d.get("level") == 40,

@@ -2,27 +2,15 @@
 # the only one that feeds the watchdog, so a hung control loop resets the board.
 # Sensing and connectivity run beside it; the lamp never waits on them.
 import asyncio
-import json
 import machine
 
-from lampctl import VERSION, clock, config, store
+from lampctl import VERSION, config, store, topics
 from lampctl.control import Controller
 from lampctl.events import Events
 from lampctl.lamp import Lamp
 from lampctl.sensing import Sensing
 
-PROGRAM_PATH = "program.json"
-
-
-def _program_doc(cfg):
-    """The program the board last accepted (program.json), else the config's."""
-    text = store.read_text(PROGRAM_PATH)
-    if text is not None:
-        try:
-            return json.loads(text)
-        except ValueError:
-            pass
-    return cfg.get("program")
+_running = []  # type: list  # (controller, sensing) of the app, for shutdown()
 
 
 def build():
@@ -34,40 +22,45 @@ def build():
     if problem:
         events.emit("state_lost", None, detail=problem)
     ctl = Controller(cfg, lamp, state, events)
-    if state.override is not None:
-        ctl.arbiter.set_override(*state.override)
-    doc = _program_doc(cfg)
-    if doc is not None:
-        try:
-            ctl.set_program(doc)
-        except ValueError as e:
-            events.emit("program_rejected", None, detail=str(e))
+    ctl.restore()
     if board.get("pir_pin") is not None:
         pir = machine.Pin(board["pir_pin"], machine.Pin.IN)
         pir.irq(ctl.on_motion, machine.Pin.IRQ_RISING)
-    events.emit("boot", clock.utc() if ctl.clock_ok else None, reset_cause=machine.reset_cause(),
-                version=VERSION)
-    return cfg, ctl, Sensing(cfg, ctl, events), events
+    events.emit("boot", ctl.utc(), reset_cause=machine.reset_cause(), version=VERSION)
+    sensing = Sensing(cfg, ctl, events)
+    _running[:] = [(ctl, sensing)]
+    return cfg, ctl, sensing, events
+
+
+def shutdown():
+    """Before a planned stop or reset: the lamp's state and the energy counters
+    go to flash, so a planned reboot loses nothing."""
+    for ctl, sensing in _running:
+        ctl.persist()
+        sensing.save_counters()
 
 
 def connect(cfg, ctl, sensing, events):
     """The network side: link, MQTT client, uplink and commands (only when the
     board has a broker configured; an offline board loads none of it)."""
+    import gc
+    gc.collect()  # the boot's garbage goes first: the network side's modules then load into one compact heap
     from lampctl.link import Link
     from lampctl.mqtt import MQTTClient, tls_context
     from lampctl.remote import Remote
     from lampctl.resolver import address
     from lampctl.uplink import Uplink
     dev, m = cfg["device"], cfg["mqtt"]
-    root = "pl/%s/%s" % (dev["site"], dev["id"])
+    root = topics.root(dev["site"], dev["id"])
     link = Link(cfg, ctl, events)
     ssl = tls_context(m["ca_file"], m.get("cert_file"), m.get("key_file")) if m.get("tls") else None
     client = MQTTClient(dev["id"], m["host"], m["port"], m.get("username"), m.get("password"),
                         keepalive_s=m.get("keepalive_s", 60), ssl=ssl,
                         server_hostname=m["host"] if ssl else None,
-                        will_topic=root + "/status", max_msg=m.get("max_message", 2048), resolve=address)
+                        will_topic=root + "/status", max_msg=m.get("max_message", 2048),
+                        resolve=address)
     uplink = Uplink(cfg, ctl, sensing, link, events, client, root)
-    remote = Remote(cfg, ctl, uplink, client, events)
+    remote = Remote(cfg, ctl, uplink, client, events, shutdown)
     client.on_message = remote.on_message
     client.on_oversize = remote.on_oversize
 

@@ -1,7 +1,8 @@
 # The one place that decides the lamp's output, in this order:
 #   failsafe (no valid clock) > manual override (until it expires) > presence > program,
 # then the lamp's min/max limits, a fade from wherever the output is now (so a
-# change of source mid-fade never jumps), and the constant-light-output factor.
+# change of source mid-fade never jumps), and the constant-light-output factor
+# (held within min_level too).
 # Pure logic: `now` is time.ticks_ms(), `utc` the RTC's UTC seconds or None
 # while the clock is not valid.
 from lampctl.ticks import ticks_diff
@@ -151,4 +152,5 @@ class Arbiter:
         self.mode = mode
         self.fade.to(target, fade_ms, now)
         level = clamp_level(self.fade.at(now), self.min_level, self.max_level)
-        return min(100, level * self.clo), mode
+        # constant light output dims a new lamp, never below the lowest level its program allows
+        return clamp_level(level * self.clo, self.min_level, 100), mode

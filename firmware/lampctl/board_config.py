@@ -1,6 +1,7 @@
 # Validation of a board type (board_configs/*.json): pins, lamp driver,
 # sensors, electrical ratings. Pure logic: the host tools and the board both
 # use it, so a config is judged the same way on the bench and on the pole.
+from lampctl import sensor_kinds
 
 GPIOS = tuple(range(0, 20)) + (21, 22, 23, 25, 26, 27) + tuple(range(32, 40))
 OUTPUT_GPIOS = tuple(p for p in GPIOS if p < 34 and p not in (6, 7, 8, 9, 10, 11))
@@ -10,8 +11,6 @@ PHYS = ("LAN8710", "LAN8720", "IP101", "RTL8201", "DP83848", "KSZ8041", "KSZ8081
 # The EMAC's 50 MHz RMII reference clock: an input on GPIO 0 only, or an output
 # the ESP32 drives on GPIO 0, 16 or 17 (a PHY without its own crystal).
 REF_CLK_PINS = {"in": (0,), "out": (0, 16, 17)}
-SENSOR_KINDS = ("ina219", "ina226", "bh1750", "veml7700")
-POWER_MONITORS = ("ina219", "ina226")
 
 
 class ConfigError(ValueError):
@@ -133,16 +132,16 @@ def validate_board(cfg):
         if not isinstance(s, dict):
             raise ConfigError("sensors[%d]: expected an object" % i)
         kind = _get(s, "kind", str, where)
-        if kind not in SENSOR_KINDS:
-            raise ConfigError("%skind: unknown sensor %r (known: %s)" % (where, kind, ", ".join(SENSOR_KINDS)))
+        if kind not in sensor_kinds.KINDS:
+            raise ConfigError("%skind: unknown sensor %r (known: %s)" % (where, kind, ", ".join(sorted(sensor_kinds.KINDS))))
         addr = _get(s, "address", int, where)
         _range(addr, 0x08, 0x77, where + "address")
         if addr in addresses:
             raise ConfigError("%saddress: 0x%02x is already used by sensors[%d]" % (where, addr, addresses[addr]))
         addresses[addr] = i
-        if kind in POWER_MONITORS:
-            _range(_get(s, "shunt_ohms", float, where), 0.0001, 10.0, where + "shunt_ohms")
-            _range(_get(s, "max_current_a", float, where), 0.01, 50.0, where + "max_current_a")
+        if sensor_kinds.KINDS[kind][0] == sensor_kinds.POWER:
+            for name, lo, hi in sensor_kinds.POWER_FIELDS:
+                _range(_get(s, name, float, where), lo, hi, where + name)
     curve = _get(cfg, "lumen_depreciation", list, "", optional=True)
     if curve is not None:
         last = -1

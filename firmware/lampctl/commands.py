@@ -157,17 +157,6 @@ CHECKS = {
 }
 
 
-def name_from_topic(topic):
-    """The command name of a `.../cmd/{name}` topic (device or group), else None."""
-    if isinstance(topic, (bytes, bytearray)):
-        topic = bytes(topic).decode()
-    i = topic.rfind("/cmd/")
-    if i < 0:
-        return None
-    name = topic[i + 5:]
-    return name if name and "/" not in name else None
-
-
 def parse(name, payload, max_payload=MAX_PAYLOAD):
     """Check a command; return {"cmd": name, "id": id, ...normalised fields}.
     Raises CommandError(message, id) for anything malformed."""

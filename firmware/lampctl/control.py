@@ -1,21 +1,25 @@
-# The control task's logic: program, presence and overrides in, one lamp level
-# out, through the arbiter. Motion arrives from the PIR's interrupt as a flag.
+# The control task and the controller's API: program, presence and overrides
+# in, one lamp level out, through the arbiter. Motion arrives from the PIR's
+# interrupt as a flag. Everything else reaches the lamp's brain through the
+# methods below, never through its parts (arbiter, persisted state).
 import asyncio
+import json
 import time
 
-from lampctl import clock, store
+from lampctl import clock, config, sensor_kinds, store
 from lampctl.arbiter import AmbientSwitch, Arbiter
 from lampctl.presence import ANNOUNCE, Presence
 from lampctl.program import Evaluator, Program
 from lampctl.tz import TZ
 
-LIGHT_SENSORS = ("bh1750", "veml7700")
+PROGRAM_PATH = "program.json"  # the program the board last accepted
 FADE_STEP_MS = 20       # output updates while a fade runs
 IDLE_MS = 1000          # otherwise at least once a second (feeds the watchdog)
+OVERRIDE_MAX_S = 86400  # the longest override a command sets
 
 
 class Controller:
-    def __init__(self, cfg, lamp, state, events, program_doc=None):
+    def __init__(self, cfg, lamp, state, events):
         board = cfg["board"]
         self.cfg = cfg
         self.lamp = lamp
@@ -27,8 +31,8 @@ class Controller:
         self.evaluator = None
         self.program_level = cfg["default_level"]
         self.next_change = 0
-        fitted = [s["kind"] for s in board.get("sensors") or ()]
-        ambient = AmbientSwitch() if any(k in LIGHT_SENSORS for k in fitted) else None
+        # the failsafe follows the light sensor wherever one is fitted, whatever its kind
+        ambient = AmbientSwitch() if sensor_kinds.light_fitted(board.get("sensors")) else None
         self.arbiter = Arbiter(lamp.level, safe_level=cfg["failsafe_level"], ambient=ambient,
                                clo_curve=board.get("lumen_depreciation") if cfg.get("constant_light_output") else None,
                                presence_in_ms=cfg["presence_fade_in_ms"], presence_out_ms=cfg["presence_fade_out_ms"])
@@ -42,8 +46,35 @@ class Controller:
         self.program_hash = None
         self.identify_until = None
         self.lag_ms = 0
-        if program_doc is not None:
-            self.set_program(program_doc)
+        # the running override: [level, until (UTC s or None), fade ms, end (ticks ms or None)];
+        # the end in ticks rules, so it ends after its duration whatever the clock does
+        self._override = None  # type: list | None
+
+    # --- at boot --------------------------------------------------------------
+    def restore(self):
+        """Take up what the board had before the reset: its override and the
+        program it last accepted (program.json), else the config's program."""
+        ov = self.state.override
+        if ov is not None:
+            if ov[1] is None:  # an end never placed in time (older firmware): it would hold forever
+                self.state.override = None
+            else:
+                self.arbiter.set_override(ov[0], None, ov[2])
+                self._override = [ov[0], ov[1], ov[2], None]
+        doc = None
+        text = store.read_text(PROGRAM_PATH)
+        if text is not None:
+            try:
+                doc = json.loads(text)
+            except ValueError:
+                pass
+        if doc is None:
+            doc = self.cfg.get("program")
+        if doc is not None:
+            try:
+                self._activate(doc)
+            except ValueError as e:
+                self.events.emit("program_rejected", None, detail=str(e))
 
     # --- inputs ---------------------------------------------------------------
     def on_motion(self, _pin):
@@ -51,18 +82,51 @@ class Controller:
         self.edges += 1
         self.wake.set()
 
-    def set_program(self, doc):
-        """Validate and activate a program document; ProgramError names what is wrong."""
+    def _activate(self, doc):
         prog = Program(doc)
         if self.loc is None:
             raise ValueError("program: this board has no location (lat, lon, tz) to place the sun")
         self.evaluator = Evaluator(prog, self.tz, self.loc["lat"], self.loc["lon"])
         self.arbiter.set_limits(prog.min_level, prog.max_level)
         self.state.program = prog.id
-        from lampctl.digest import digest
+        from lampctl.digest import digest  # with the network side, which reports it
         self.program_hash = digest(doc)
         self.next_change = 0
         self.wake.set()
+
+    def set_program(self, doc):
+        """Validate, activate and keep a program document (program.json);
+        ValueError names what is wrong, and then nothing changed."""
+        self._activate(doc)
+        store.write_atomic(PROGRAM_PATH, json.dumps(doc))
+        self.persist()
+
+    def set_override(self, level, duration_s, fade_ms=1000):
+        """Hold `level` % for `duration_s` seconds from now."""
+        utc = self.utc()
+        duration_s = min(duration_s, OVERRIDE_MAX_S)
+        self.arbiter.set_override(level, None, fade_ms)  # ValueError before anything changes
+        until = utc + duration_s if utc is not None else None
+        self._override = [level, until, fade_ms, time.ticks_add(time.ticks_ms(), duration_s * 1000)]
+        # an end not yet placed in time is not kept: it is placed once the clock is known
+        self.state.override = (level, until, fade_ms) if until is not None else None
+        self.persist()
+        self.wake.set()
+
+    def clear_override(self):
+        self.arbiter.clear_override()
+        self._override = None
+        self.state.override = None
+        self.persist()
+        self.wake.set()
+
+    def set_ambient(self, lux):
+        """The light sensor's reading in lux, or None while it gives none."""
+        self.lux = lux
+
+    def set_burn_hours(self, hours):
+        """The lamp's burn hours, for constant light output."""
+        self.arbiter.set_burn_hours(hours)
 
     def configure(self, changes):
         """Apply a validated partial config (commands.CONFIG_KEYS) and keep it."""
@@ -73,7 +137,7 @@ class Controller:
             self.loc["tz"] = changes["tz"]
             self.tz = tz
             if self.evaluator is not None:
-                self.evaluator.tz = tz
+                self.evaluator.set_tz(tz)
         for key, value in changes.items():
             if key != "tz":
                 self.cfg[key] = value
@@ -83,8 +147,8 @@ class Controller:
         if self.evaluator is None:
             self.program_level = self.cfg["default_level"]
         self.next_change = 0
-        from lampctl import config
         config.save(self.cfg)
+        self.wake.set()
 
     def neighbour_motion(self):
         self.presence.hold(time.ticks_ms(), self.presence.hold_ms)
@@ -94,30 +158,58 @@ class Controller:
         self.identify_until = time.ticks_add(time.ticks_ms(), ms)
         self.wake.set()
 
-    def persist(self):
-        store.save(self.state, clock.utc() if self.clock_ok else None)
-
-    def prepare_reset(self):
-        self.persist()
-
-    def take_lag(self):
-        lag, self.lag_ms = self.lag_ms, 0
-        return lag
-
     def clock_set(self, utc, source):
         clock.set_utc(utc)
         self.state.clock_synced = int(utc)
         self.state.clock_source = source
         self.clock_ok = True
         self.next_change = 0
+        self.persist()
         self.wake.set()
 
+    # --- outputs --------------------------------------------------------------
+    def utc(self):
+        """UTC seconds, or None while the clock is not known."""
+        return clock.utc() if self.clock_ok else None
+
+    def level(self):
+        """The level (%) the lamp shows now."""
+        return self.lamp.level
+
+    def snapshot(self):
+        """What the fleet sees of the lamp's brain (the `state` uplink's part)."""
+        return {"level": round(self.arbiter.fade.target, 1), "mode": self.mode, "program": self.state.program,
+                "program_hash": self.program_hash,
+                "clock": (self.state.clock_source or "rtc") if self.clock_ok else "unknown"}
+
+    def persist(self):
+        store.save(self.state, self.utc())
+
+    def take_lag(self):
+        lag, self.lag_ms = self.lag_ms, 0
+        return lag
+
     # --- one decision ---------------------------------------------------------
+    def _expire_override(self, now, utc):
+        ov = self._override
+        if ov is None:
+            return
+        if utc is not None:
+            if ov[3] is None:  # restored after a reset: its end in ticks from its end in time
+                ov[3] = time.ticks_add(now, min(max(0, ov[1] - utc), OVERRIDE_MAX_S) * 1000)
+            elif ov[1] is None:  # set while the clock was unknown: now it can be kept
+                ov[1] = utc + max(0, time.ticks_diff(ov[3], now)) // 1000
+                self.state.override = (ov[0], ov[1], ov[2])
+                self.persist()
+        if ov[3] is not None and time.ticks_diff(now, ov[3]) >= 0:
+            self.clear_override()
+
     def step(self, now):
         """Decide and drive the output; return ms until the next decision."""
         if not self.clock_ok:  # a clock set since boot (RTC restored, NTP, a command)
             self.clock_ok = self.state.clock_valid(clock.utc())
-        utc = clock.utc() if self.clock_ok else None
+        utc = self.utc()
+        self._expire_override(now, utc)
         if utc is not None and self.evaluator is not None and utc >= self.next_change:
             level, nxt = self.evaluator.level(utc)
             self.program_level = level
@@ -139,9 +231,12 @@ class Controller:
         self.mode = mode
         if self.arbiter.fade.remaining(now):
             return FADE_STEP_MS
+        wait = IDLE_MS
         if utc is not None and self.evaluator is not None:
-            return max(FADE_STEP_MS, min(IDLE_MS, (self.next_change - utc) * 1000))
-        return IDLE_MS
+            wait = max(FADE_STEP_MS, min(IDLE_MS, (self.next_change - utc) * 1000))
+        if self._override is not None and self._override[3] is not None:
+            wait = max(0, min(wait, time.ticks_diff(self._override[3], now)))
+        return wait
 
     async def run(self, wdt):
         while True:

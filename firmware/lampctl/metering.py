@@ -5,6 +5,7 @@
 # Pure logic: time comes in as now_ms (time.ticks_ms() values).
 import json
 
+from lampctl.curve import drive_fraction
 from lampctl.ticks import ticks_diff
 from lampctl.store import read_text, write_atomic
 
@@ -18,14 +19,6 @@ MJ_PER_WH = 3600000
 FORMAT = 1
 COUNTERS_PATH = "meter.json"
 FIELDS = ("wh", "mj", "est_wh", "est_mj", "burn_s", "cycles")
-
-
-def drive_fraction(level, lamp_cfg):
-    """The driver output (0..1) for a level in percent, as lamp.duty_for sets it."""
-    if level <= 0:
-        return 0.0
-    lo = lamp_cfg["min_driver_level"]
-    return lo + (1.0 - lo) * (min(level, 100) / 100) ** lamp_cfg["gamma"]
 
 
 def expected_power_w(level, lamp_cfg):

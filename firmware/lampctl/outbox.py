@@ -185,15 +185,16 @@ class Outbox:
             self._bytes += size
 
     def _peek_kind(self, kind):
-        if self._peeked[kind] is None and self._segs[kind]:
+        # a loop, not recursion: any number of used-up segments costs no stack
+        while self._peeked[kind] is None and self._segs[kind]:
             seg = self._segs[kind][0]
             with open(self._path(seg[0]), "rb") as f:
                 f.seek(self._head[kind][0])
                 rec = _parse(f.readline())
-                if rec is None:  # the valid records of this segment are used up
-                    self._remove_head(kind)
-                    return self._peek_kind(kind)
-                self._peeked[kind] = (rec[0], rec[1], f.tell())
+                if rec is not None:
+                    self._peeked[kind] = (rec[0], rec[1], f.tell())
+            if rec is None:  # the valid records of this segment are used up
+                self._remove_head(kind)
         return self._peeked[kind]
 
     def _remove_head(self, kind):

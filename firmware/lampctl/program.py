@@ -316,6 +316,12 @@ class Evaluator:
         self._lday = None  # type: int | None
         self._timeline = []  # type: list
 
+    def set_tz(self, tz):
+        """A new time zone, from the next level() on: tonight's resolved steps
+        are worked out again, not kept until the next lighting day."""
+        self.tz = tz
+        self._lday = None
+
     def lighting_day(self, utc):
         """Day number of the date whose noon-to-noon span holds `utc`."""
         return (self.tz.to_local(utc) - NOON) // DAY

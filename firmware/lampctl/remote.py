@@ -7,33 +7,34 @@ import time
 
 import machine
 
-from lampctl import clock, commands, store
+from lampctl import commands, topics
 from lampctl.presence import Neighbours
 from lampctl.digest import config_hash
 
 INBOX_MAX = 8
-PROGRAM_PATH = "program.json"
 
 
 class Remote:
-    def __init__(self, cfg, ctl, uplink, client, events):
+    def __init__(self, cfg, ctl, uplink, client, events, shutdown):
+        """shutdown: the app's, called before a commanded reset."""
         dev = cfg.get("device") or {}
         self.cfg = cfg
         self.ctl = ctl
         self.uplink = uplink
         self.client = client
         self.events = events
+        self.shutdown = shutdown
         self.recent = commands.RecentIds(32)
         self.inbox = []
         self.wake = asyncio.Event()
         site = dev["site"]
         self.street = dev.get("street")
-        self.presence_topic = "pl/%s/group/%s/presence" % (site, self.street) if self.street else None
+        self.presence_topic = topics.presence(site, self.street) if self.street else None
         self.neighbours = Neighbours(dev["id"], dev.get("position", 0), ahead=cfg.get("neighbour_lamps", 3)) \
             if self.street else None
-        client.subscribe("pl/%s/%s/cmd/+" % (site, dev["id"]))
+        client.subscribe(topics.command(site, dev["id"]))
         for group in dev.get("groups") or ():
-            client.subscribe("pl/%s/group/%s/cmd/+" % (site, group))
+            client.subscribe(topics.group_command(site, group))
         if self.presence_topic:
             client.subscribe(self.presence_topic, 0)
         ctl.on_announce = self.announce
@@ -77,7 +78,7 @@ class Remote:
 
     # --- commands ---------------------------------------------------------------
     async def _command(self, topic, payload, token=None):
-        name = commands.name_from_topic(topic)
+        name = topics.command_name(topic)
         if payload is None:
             self.uplink.ack(None, False, "payload: larger than this board accepts")
             return
@@ -104,28 +105,19 @@ class Remote:
                 if not self.uplink.flying:
                     break
                 await asyncio.sleep_ms(50)
-            self.ctl.prepare_reset()
-            from lampctl import sensing
-            sensing.save_counters()  # a planned reboot loses no energy
+            self.shutdown()  # a planned reboot loses no state and no energy
             machine.reset()
 
     def _apply(self, cmd):
         ctl = self.ctl
         name = cmd["cmd"]
-        utc = clock.utc() if ctl.clock_ok else None
         if name == "level":
             if cmd["level"] is None:
-                ctl.arbiter.clear_override()
-                ctl.state.override = None
+                ctl.clear_override()
             else:
-                until = utc + cmd["duration_s"] if utc is not None else None
-                ctl.arbiter.set_override(cmd["level"], until, 1000)
-                ctl.state.override = (cmd["level"], until, 1000)
-            ctl.persist()
+                ctl.set_override(cmd["level"], cmd["duration_s"])
         elif name == "program":
             ctl.set_program(cmd["program"])
-            store.write_atomic(PROGRAM_PATH, json.dumps(cmd["program"]))
-            ctl.persist()
         elif name == "config":
             ctl.configure(cmd["set"])
             self.uplink.config_hash = config_hash(self.cfg)  # the state shows the change
@@ -135,10 +127,8 @@ class Remote:
             ctl.identify(cmd["duration_s"] * 1000)
         elif name == "time":
             ctl.clock_set(cmd["utc"], "command")
-            ctl.persist()
         elif name == "ping":
-            return {"pong": utc}
-        ctl.wake.set()
+            return {"pong": ctl.utc()}
 
     # --- neighbour presence -------------------------------------------------------
     def announce(self):

@@ -5,7 +5,8 @@
 import machine
 import time
 
-from lampctl.lamp import Lamp, duty_for
+from lampctl.curve import duty_u16
+from lampctl.lamp import Lamp
 
 RAMP = (0, 25, 50, 75, 100)
 DUTY_TOLERANCE = 656        # 1% of full scale: the LEDC timer's resolution rounds the duty
@@ -19,7 +20,7 @@ def lamp_ramp(lamp_cfg, settle_level):
     bad = []
     for level in RAMP:
         lamp.set_level(level)
-        want = duty_for(level, lamp_cfg)
+        want = duty_u16(level, lamp_cfg)
         got = lamp.pwm.duty_u16()
         if abs(got - want) > DUTY_TOLERANCE:
             bad.append("%d%%: duty %d, expected %d" % (level, got, want))

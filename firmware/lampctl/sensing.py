@@ -6,19 +6,12 @@ import time
 
 import machine
 
-from lampctl import clock, early, metering, temperature
+from lampctl import crash_record, metering, temperature
 from lampctl.diagnostics import Diagnostics, check_settings
 from lampctl.sensors import Sensors
 
 PERIOD_MS = 1000
 STABLE_MS = 10 * 60 * 1000  # after this long running, earlier crashes were not "in a row"
-_running = []  # type: list  # the app's Sensing, for save_counters() at a planned stop
-
-
-def save_counters():
-    """Write the energy counters now (a planned stop or reset loses nothing)."""
-    for s in _running:
-        s.meter.save(time.ticks_ms())
 
 
 class Sensing:
@@ -44,25 +37,28 @@ class Sensing:
         except ValueError as e:  # judge with the defaults rather than crash the app at every boot
             events.emit("config_error", None, detail=str(e))
             settings = None
-        self.diag = Diagnostics(board["lamp"], settings, watchdog_resets=early.watchdog_resets(), now_ms=now)
+        self.diag = Diagnostics(board["lamp"], settings, watchdog_resets=crash_record.watchdog_resets(), now_ms=now)
         self.started_ms = now
         self.stable = False
-        _running[:] = [self]
+
+    def save_counters(self):
+        """Write the energy counters now (a planned stop or reset loses nothing)."""
+        self.meter.save(time.ticks_ms())
 
     def step(self, now):
         ctl = self.ctl
-        level = ctl.lamp.level
+        level = ctl.level()
         self.sensors.poll(now)
         self.meter.sample(now, level, self.sensors.power_w)
-        ctl.lux = self.sensors.lux
-        ctl.arbiter.set_burn_hours(self.meter.burn_hours())
-        utc = clock.utc() if ctl.clock_ok else None
+        ctl.set_ambient(self.sensors.lux)
+        ctl.set_burn_hours(self.meter.burn_hours())
+        utc = ctl.utc()
         self.temp_c = self._temp() if self._temp else None
         for e in self.diag.update(now, level, self.sensors.power_w, self.sensors.lux, self.temp_c,
                                   self.sensors.errors()):
             self.events.emit("fault", utc, **e)
         if not self.stable and time.ticks_diff(now, self.started_ms) >= STABLE_MS:
-            early.ran_stably()
+            crash_record.ran_stably()
             self.stable = True
         if self.meter.save_due(now):
             try:

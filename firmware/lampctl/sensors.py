@@ -3,30 +3,18 @@
 # missing or misbehaves is restarted on a growing backoff and listed by
 # errors(); nothing here raises into the control loop.
 # Pure logic: the bus comes in (a machine.I2C), time comes in as now_ms.
+from lampctl import sensor_kinds
 from lampctl.drivers import SensorConfigError, SensorError
 from lampctl.ticks import ticks_add, ticks_diff
 
 FIRST_RETRY_MS = 1000
 MAX_RETRY_MS = 5 * 60 * 1000
-POWER_KINDS = ("ina219", "ina226")
-LIGHT_KINDS = ("bh1750", "veml7700")
 
 
 def make_driver(i2c, spec):
-    kind, addr = spec["kind"], spec["address"]
-    if kind == "ina219":
-        from lampctl.drivers.ina219 import INA219
-        return INA219(i2c, addr, spec["shunt_ohms"], spec["max_current_a"])
-    if kind == "ina226":
-        from lampctl.drivers.ina226 import INA226
-        return INA226(i2c, addr, spec["shunt_ohms"], spec["max_current_a"])
-    if kind == "bh1750":
-        from lampctl.drivers.bh1750 import BH1750
-        return BH1750(i2c, addr)
-    if kind == "veml7700":
-        from lampctl.drivers.veml7700 import VEML7700
-        return VEML7700(i2c, addr)
-    raise SensorConfigError("%s@0x%02x: no driver for this kind" % (kind, addr))
+    if spec["kind"] not in sensor_kinds.KINDS:
+        raise SensorConfigError("%s@0x%02x: no driver for this kind" % (spec["kind"], spec["address"]))
+    return sensor_kinds.make(i2c, spec)
 
 
 class Sensor:
@@ -34,7 +22,7 @@ class Sensor:
 
     def __init__(self, i2c, spec):
         self.name = "%s@0x%02x" % (spec["kind"], spec["address"])
-        self.light = spec["kind"] in LIGHT_KINDS
+        self.light = sensor_kinds.light_fitted((spec,))
         self.error = None
         self.driver = None
         self.started = False

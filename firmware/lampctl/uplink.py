@@ -9,7 +9,7 @@ import gc
 import json
 import time
 
-from lampctl import VERSION, clock
+from lampctl import VERSION
 from lampctl.digest import config_hash
 from lampctl.outbox import EVENT, TELE, Outbox
 
@@ -37,7 +37,7 @@ class Uplink:
     def _stamp(self, body, ts=None):
         self.seq += 1
         body["seq"] = self.seq
-        body["ts"] = ts if ts is not None else (clock.utc() if self.ctl.clock_ok else None)
+        body["ts"] = ts if ts is not None else self.ctl.utc()
         return json.dumps(body, separators=(",", ":"))  # no spaces: ~10 % of a lamp's daily bytes
 
     def send(self, kind, body, ts=None):
@@ -80,13 +80,11 @@ class Uplink:
             self._launch("ack", self._stamp(body), qos=1 if self.flying < self.client.max_inflight else 0)
 
     def state(self):
-        ctl = self.ctl
-        return {
-            "level": round(ctl.arbiter.fade.target, 1), "mode": ctl.mode, "program": ctl.state.program,
-            "program_hash": ctl.program_hash, "config_hash": self.config_hash, "fw": VERSION,
-            "clock": (ctl.state.clock_source or "rtc") if ctl.clock_ok else "unknown",
-            "faults": self.sensing.diag.active(),
-        }
+        body = self.ctl.snapshot()
+        body["config_hash"] = self.config_hash
+        body["fw"] = VERSION
+        body["faults"] = self.sensing.diag.active()
+        return body
 
     def tele(self):
         meter, sensors = self.sensing.meter, self.sensing.sensors

@@ -1,5 +1,9 @@
-"""Lamp configs as they go onto a board, and the lamp's duty curve."""
+"""Lamp configs as they go onto a board, and the lamp's duty curve (the firmware's own)."""
 from __future__ import annotations
+
+from host_tools.paths import firmware_module
+
+curve = firmware_module("curve")
 
 PARIS = {"lat": 48.8566, "lon": 2.3522, "tz": "CET-1CEST,M3.5.0,M10.5.0/3"}
 NIGHT = 1795818600  # 2026-11-27 23:30 CET
@@ -20,12 +24,9 @@ def lamp_config(dev, port, street="centre.main", position=1, mqtt=None, location
 
 
 def duty_at(level, board_type: str = "esp32-devkitc") -> int:
-    """The PWM duty (0..65535) the lamp drives for `level` % (firmware/lampctl/lamp.py's curve)."""
+    """The PWM duty (0..65535) the lamp's driver sees for `level` % (lampctl.curve), before any inversion."""
     lamp = render_config(board_type)["board"]["lamp"]
-    if level <= 0:
-        return 0
-    return int((lamp["min_driver_level"] + (1 - lamp["min_driver_level"]) * (level / 100) ** lamp["gamma"]) * 65535
-               + 0.5)
+    return curve.duty_u16(level, {**lamp, "invert": False})
 
 
 def level_at(level, board_type: str = "esp32-devkitc") -> float:

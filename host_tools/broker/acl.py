@@ -9,7 +9,10 @@ from __future__ import annotations
 
 from ..inventory import boards, groups
 from ..inventory.db import Inventory
+from ..paths import firmware_module
 from .credentials import Account
+
+topics = firmware_module("topics")  # the board's own topic names
 
 FLEET_RIGHTS = {
     "operator": ["topic readwrite pl/#", "topic read $SYS/#"],
@@ -18,12 +21,12 @@ FLEET_RIGHTS = {
 
 
 def board_rights(site: str, device: str, board_groups: list[str]) -> list[str]:
-    root = f"pl/{site}/{device}"
+    root = topics.root(site, device)
     lines = [f"topic write {root}/+",
              f"topic deny {root}/cmd",          # `+` would allow it; `deny` beats any grant
-             f"topic read {root}/cmd/#"]
+             f"topic read {topics.command(site, device, '#')}"]
     for g in board_groups:
-        lines += [f"topic read pl/{site}/group/{g}/cmd/#", f"topic readwrite pl/{site}/group/{g}/presence"]
+        lines += [f"topic read {topics.group_command(site, g, '#')}", f"topic readwrite {topics.presence(site, g)}"]
     return lines
 
 

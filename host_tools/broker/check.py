@@ -17,7 +17,10 @@ from ..inventory import boards, groups
 from ..inventory.db import Inventory
 from ..inventory.errors import InventoryError
 from . import credentials
+from ..paths import firmware_module
 from .acl import probe_home
+
+topics = firmware_module("topics")  # the board's own topic names
 
 
 @dataclass
@@ -45,7 +48,7 @@ class BoardIdentity:
 
     @property
     def root(self) -> str:
-        return f"pl/{self.site}/{self.login.username}"
+        return topics.root(self.site, self.login.username)
 
 
 class CheckError(Exception):
@@ -156,20 +159,21 @@ def run_check(host: str, port: int, a: BoardIdentity, b: BoardIdentity, fleet: L
         allowed_publish("board publishes its own state", board_a, f"{a.root}/state", spy)
         denied_publish("board publishes under another board's root", f"{b.root}/state")
         denied_publish("board publishes another board's status (spoofed offline)", f"{b.root}/status")
-        denied_publish("board sends a command to another board", f"{b.root}/cmd/level")
-        denied_publish("board sends a command to itself", f"{a.root}/cmd/level")
+        denied_publish("board sends a command to another board", topics.command(b.site, b.login.username, "level"))
+        denied_publish("board sends a command to itself", topics.command(a.site, a.login.username, "level"))
         denied_publish("board publishes on its bare cmd topic", f"{a.root}/cmd")
         if group:
-            denied_publish("board sends a group command", f"pl/{a.site}/group/{group}/cmd/level")
+            denied_publish("board sends a group command", topics.group_command(a.site, group, "level"))
             allowed_publish("board publishes presence on its group", board_a,
-                            f"pl/{a.site}/group/{group}/presence", spy)
+                            topics.presence(a.site, group), spy)
             allowed_publish("fleet sends a group command the board receives", spy,
-                            f"pl/{a.site}/group/{group}/cmd/level", board_a)
-        allowed_publish("fleet sends the board a command", spy, f"{a.root}/cmd/ping", board_a)
+                            topics.group_command(a.site, group, "level"), board_a)
+        allowed_publish("fleet sends the board a command", spy, topics.command(a.site, a.login.username, "ping"),
+                        board_a)
 
         bad, marker = _token("other-cmd"), _token("own-cmd")
-        spy.publish(f"{b.root}/cmd/ping", bad, timeout)
-        spy.publish(f"{a.root}/cmd/ping", marker, timeout)
+        spy.publish(topics.command(b.site, b.login.username, "ping"), bad, timeout)
+        spy.publish(topics.command(a.site, a.login.username, "ping"), marker, timeout)
         seen = board_a.wait_for(marker, timeout)
         leaked = any(p == bad for _, p in seen)
         results.append(Probe("board reads another board's commands", "denied", bool(seen) and not leaked,

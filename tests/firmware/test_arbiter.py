@@ -150,6 +150,14 @@ def test_constant_light_output_raises_the_level_with_burn_hours():
     assert settled(arb, 100000, T, 100)[0] == 100
 
 
+def test_constant_light_output_never_takes_a_lit_lamp_below_its_min_level():
+    arb = Arbiter(50, min_level=20, max_level=90, clo_curve=CURVE)
+    arb.set_burn_hours(0)                                     # a new lamp: dimmed to 80 % of its drive
+    assert settled(arb, 0, T, 20)[0] == 20                     # not 16: below the program's minimum
+    assert abs(settled(arb, 100000, T, 50)[0] - 40) < 1e-9      # above the minimum CLO still applies
+    assert settled(arb, 200000, T, 0)[0] == 0                  # off stays off
+
+
 def test_an_evening_on_the_street_end_to_end():
     # the modules wired as the app wires them: program -> presence -> arbiter
     from lampctl import solar

@@ -1,6 +1,6 @@
 # Every command a fleet operator (or a broken tool) can send gets either a
 # normalised command or the exact error that goes into its ack.
-from lampctl.commands import CommandError, RecentIds, name_from_topic, parse
+from lampctl.commands import CommandError, RecentIds, parse
 
 # (command name, payload, expected error, expected id in the ack)
 MALFORMED = [
@@ -89,14 +89,6 @@ def test_valid_commands_are_normalised_with_defaults():
     assert prog["program"]["steps"][2] == {"at": "sunrise-15m", "level": 0}
 
 
-def test_command_name_comes_from_device_and_group_topics():
-    assert name_from_topic(b"pl/site1/lamp7/cmd/level") == "level"
-    assert name_from_topic("pl/site1/group/elm-street/cmd/program") == "program"
-    assert name_from_topic("pl/site1/lamp7/state") is None
-    assert name_from_topic("pl/site1/lamp7/cmd/") is None
-    assert name_from_topic("pl/site1/lamp7/cmd/level/extra") is None
-
-
 def test_a_redelivered_id_is_recognised_until_it_ages_out():
     recent = RecentIds(4)
     for cmd_id in ("a", "b", 3):
@@ -106,3 +98,4 @@ def test_a_redelivered_id_is_recognised_until_it_ages_out():
         recent.add(cmd_id)
     assert "a" not in recent  # the ring holds the last 4 only
     assert "b" in recent and "d" in recent
+

@@ -164,3 +164,21 @@ def test_a_bound_too_small_for_one_record_is_refused_at_start():
         raise AssertionError("accepted")
     except ValueError as e:
         assert str(e) == "outbox: max_bytes 400 cannot hold a 512-byte record"
+
+
+@_cleanup
+def test_a_long_run_of_used_up_segments_is_skipped_without_running_out_of_stack():
+    # Segments whose records can no longer be read (flash damaged after they
+    # were listed) are skipped one after another: 1,200 of them must not
+    # exhaust the board's stack on the way to the one good record behind them.
+    box = _fresh(max_bytes=1 << 20, seg_records=1)
+    for ts in range(1201):
+        assert box.put(TELE, _rec("tele", ts))
+    names = sorted(os.listdir(ROOT))
+    for name in names[:-1]:
+        open(ROOT + "/" + name, "wb").close()
+    rec = box.peek()
+    assert rec is not None and rec[1].decode() == _rec("tele", 1200)
+    box.pop(rec)
+    assert box.peek() is None and box.pending() == 0
+    assert sorted(os.listdir(ROOT)) == [n for n in names if not n.startswith("t")]

@@ -214,3 +214,12 @@ def test_midwinter_in_tromso_keeps_the_lamp_on():
     e = ev([{"at": "sunset", "level": 100}, {"at": "sunrise", "level": 0}], place=TROMSO)
     for minute in range(0, 24 * 60, 10):
         assert e.level(utc(2026, 12, 21) + minute * 60)[0] == 100
+
+
+def test_a_new_time_zone_applies_to_tonight_at_once():
+    e = ev(NIGHT)
+    t = utc(2026, 11, 27, 22, 45)                 # 23:45 in Berlin: after the 23:30 step
+    assert e.level(t)[0] == 50
+    e.set_tz(TZ("GMT0"))                          # the same instant is 22:45 on the new clock
+    assert e.level(t)[0] == 100
+    assert e.level(utc(2026, 11, 27, 23, 31))[0] == 50

@@ -216,7 +216,8 @@ def test_ina226_with_a_shunt_beyond_its_range_says_what_is_wrong(olimex):
 
 NIGHT_LOOP = """
 from lampctl.sensors import Sensors
-from lampctl.metering import Meter, drive_fraction
+from lampctl.curve import drive_fraction
+from lampctl.metering import Meter
 from lampctl.diagnostics import Diagnostics
 BOARD = json.loads(%r)
 sensors = Sensors(i2c, BOARD['sensors'])

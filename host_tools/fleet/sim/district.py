@@ -15,7 +15,7 @@ from pathlib import Path
 
 from ..mqtt_async import AsyncMQTT, ConnectRefused
 from .injection import Injection, assign
-from .lamp import PWRON_RESET, SOFT_RESET, WDT_RESET, SimLamp
+from .lamp import PWRON_RESET, SOFT_RESET, WDT_RESET, SimLamp, topics
 
 CONNECTS_AT_ONCE = 200      # paced like a district after a broker restart, not all in one instant
 BOOT_S = 1.0                # a board's reset takes about this long before it reconnects
@@ -45,9 +45,9 @@ class Runner:
         self.task: asyncio.Task | None = None
         cfg = lamp.cfg
         dev = cfg["device"]
-        self.presence_topic = f"pl/{dev['site']}/group/{dev['street']}/presence" if dev.get("street") else None
-        self.subscriptions = [(f"{lamp.root}/cmd/+", 1)] + [
-            (f"pl/{dev['site']}/group/{g}/cmd/+", 1) for g in dev.get("groups") or ()]
+        self.presence_topic = topics.presence(dev['site'], dev['street']) if dev.get("street") else None
+        self.subscriptions = [(topics.command(dev['site'], lamp.device), 1)] + [
+            (topics.group_command(dev['site'], g), 1) for g in dev.get("groups") or ()]
         if self.presence_topic:
             self.subscriptions.append((self.presence_topic, 0))
 

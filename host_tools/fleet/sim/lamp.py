@@ -18,6 +18,7 @@ program = firmware_module("program")
 digest = firmware_module("digest")
 tz_module = firmware_module("tz")
 presence = firmware_module("presence")
+topics = firmware_module("topics")
 config_defaults = firmware_module("config").DEFAULTS
 
 FW_VERSION = "0.1.0-sim"
@@ -51,7 +52,7 @@ class SimLamp:
             cfg.setdefault(key, value)
         dev = cfg["device"]
         self.device = dev["id"]
-        self.root = f"pl/{dev['site']}/{self.device}"
+        self.root = topics.root(dev['site'], self.device)
         self.injection = injection
         self.clock_offset = clock_offset      # the lamp's UTC minus the host's
         self.out = None                       # out(kind, body_or_text, retain, qos): set by the runtime
@@ -171,7 +172,7 @@ class SimLamp:
     def command(self, topic: str, payload: bytes) -> str | None:
         """Answer one command as the board does. Returns what the runtime must do
         next: None, 'reboot', 'drop' or 'crashloop'."""
-        name = commands.name_from_topic(topic)
+        name = topics.command_name(topic)
         cmd, err = _parse(name, bytes(payload))
         if err is not None:
             self.ack(err.id, False, str(err))

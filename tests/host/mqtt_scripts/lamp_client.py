@@ -7,7 +7,7 @@ import json
 import os
 import time
 
-from lampctl import commands
+from lampctl import commands, topics
 from lampctl.mqtt import MQTTClient, tls_context
 
 opt = json.loads(os.getenv("LAMP_CLIENT"))
@@ -35,7 +35,7 @@ def on_message(topic, payload, retained):
         return
     # As the app will: validate, skip a repeated id, count; report every 100.
     try:
-        cmd = commands.parse(commands.name_from_topic(topic), payload)
+        cmd = commands.parse(topics.command_name(topic), payload)
         if cmd["id"] in recent:
             tally["dup"] += 1
         else:
