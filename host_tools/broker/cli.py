@@ -206,6 +206,48 @@ def check_cmd(ctx, host, port, timeout, as_json):
     sys.exit(EXIT_CHECK_FAILED if failed else 0)
 
 
+@broker.command("cluster")
+@click.option("--nodes", default=2, show_default=True, type=click.IntRange(1, 9), help="RabbitMQ nodes.")
+@click.option("--json", "as_json", is_flag=True, help="Print the nodes' ports as JSON once up.")
+@click.pass_context
+def cluster_cmd(ctx, nodes, as_json):
+    """Run a private RabbitMQ cluster (MQTT plugin) with the inventory's accounts until Ctrl-C.
+
+    Each node gets its own directory, node name, ports, Erlang cookie and epmd, so it
+    never meets a system RabbitMQ; logins go through the fleet's auth service (a
+    board only under its own client id). Ctrl-C, SIGTERM or SIGHUP stops every node.
+
+    \b
+      pilotlight broker cluster --nodes 2
+      pilotlight broker cluster --json     # {"nodes": [{"name": ..., "mqtt_port": ...}, ...]}
+    """
+    from .rabbitmq import RabbitCluster
+    cluster = RabbitCluster(nodes=nodes)
+    try:
+        with stop_signals():
+            err.print(f"starting {nodes} RabbitMQ node(s) (about 10 s each)...", highlight=False)
+            cluster.start()
+            with _open(ctx) as inv:
+                cluster.load(inv)
+            ports = [{"name": n.name, "mqtt_port": n.mqtt_port} for n in cluster.nodes]
+            if as_json:
+                click.echo(json.dumps({"nodes": ports, "epmd_port": cluster.epmd_port,
+                                       "directory": str(cluster.directory)}))
+            else:
+                for p in ports:
+                    out.print(f"{p['name']}: MQTT on 127.0.0.1:{p['mqtt_port']}", highlight=False)
+            err.print("cluster up with the inventory's accounts; Ctrl-C stops it", highlight=False)
+            sys.stdout.flush()
+            while True:
+                time.sleep(3600)
+    except KeyboardInterrupt:
+        pass
+    except (BrokerError, InventoryError) as e:
+        _fail(str(e))
+    finally:
+        cluster.stop()
+
+
 @broker.command("accounts")
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context

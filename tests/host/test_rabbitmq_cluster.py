@@ -2,9 +2,12 @@
 tools, with users and topic permissions generated from the inventory. Boards on
 node 0, the fleet on node 1. (The fleet acceptance runs on it too:
 PILOTLIGHT_FLEET_BROKERS=rabbitmq-cluster, see hil_tests/fleet_bed.py.)"""
+import json
+import signal
 import socket
+import subprocess
+import sys
 import threading
-import uuid
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
@@ -128,17 +131,32 @@ def _ours(node_name: str) -> list[str]:
     return found
 
 
-def test_a_stopped_cluster_leaves_no_process_behind(tmp_path):
-    """Its own one-node cluster: beam, epmd and the auth service all go (the system RabbitMQ is never touched)."""
-    cluster = rabbitmq.RabbitCluster(nodes=1).start()
-    node, epmd = cluster.nodes[0].name, cluster.epmd_port
+def test_sigterm_to_broker_cluster_leaves_no_process_behind(tmp_path):
+    """`pilotlight broker cluster` (one node, to keep it quick) stopped as a service manager
+    does: beam, its helpers, epmd and the auth service all go; the system RabbitMQ is never touched."""
+    db = tmp_path / "inv.sqlite"
+    (tmp_path / "p.csv").write_text("pole_id,site,district,street,position,lat,lon\nP1,metz,C,Rue A,1,49.1,6.1\n")
+    with open_inventory(db, create=True) as inv:
+        import_csv(inv, tmp_path / "p.csv")
+        boards.register(inv, A, "esp32-devkitc")
+        boards.bind_pole(inv, A, "P1")
+    proc = subprocess.Popen([sys.executable, "-m", "host_tools", "broker", "--db", str(db), "cluster", "--nodes", "1",
+                             "--json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
+        up = json.loads(proc.stdout.readline() or "{}")
+        assert up, proc.stderr.read()[-2000:] if proc.poll() is not None else "no answer"
+        node, epmd = up["nodes"][0]["name"], up["epmd_port"]
+        with open_inventory(db) as inv:
+            fleet = ("fleet", credentials.password(inv, "fleet"))
+        assert Client(up["nodes"][0]["mqtt_port"], fleet, "fleet-t").answer == "Success"
         running = _ours(node)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(90) == 0
     finally:
-        cluster.stop()
+        if proc.poll() is None:
+            proc.kill()
     assert any("beam" in p for p in running) and any("epmd" in p for p in running), running
     assert _ours(node) == []
     with socket.socket() as s:
         assert s.connect_ex(("127.0.0.1", epmd)) != 0, "its epmd still listens"
-    assert not cluster.directory.exists()
-    assert cluster.auth is None
+    assert not Path(up["directory"]).exists()
