@@ -148,8 +148,9 @@ def test_power_cut_while_flashing_leaves_the_board_new_and_the_next_run_starts_o
     assert states(db) == {vb.unique_id: "new"}
     with vb.control() as c:
         c.power_on()
-        time.sleep(1.5)
-        assert c.status()["rom"]["mode"] == "bootloop"          # half an image does not boot
+        c.wait_for(lambda st: st["rom"]["mode"] == "bootloop", what="the boot loop of half an image")
+        time.sleep(1.0)
+        assert c.status()["rom"]["mode"] == "bootloop" and not c.status()["running"]   # it never boots
     run, out = provision(tmp_path, db, broker, rig.home, "--flash", "--street", STREET)
     assert run.returncode == 0, [(b["step"], b["error"]) for b in out["boards"]]
     assert out["boards"][0]["flashed"]["image_bytes"] == len(image)

@@ -278,6 +278,8 @@ class VirtualBoard:
                 micropython_binary(), "-X", f"heapsize={interpreter_heap(self.heap)}", "-i", str(SHIMS / "vboot.py"),
                 stdin=self.inner_s, stdout=self.inner_s, stderr=self.inner_s,
                 env=self._env(mode), cwd=str(self.flash), preexec_fn=_take_terminal)
+            if self.exit:
+                self.proc.kill()        # a reset or power cut came while it was starting: it still happens
             self.started_at = time.monotonic()
             self.resets += 1
             self.booted.set()
@@ -309,6 +311,8 @@ class VirtualBoard:
         self.exit = None
         try:
             start = await self.rom.run(ROM_RESET[self.reset_cause].encode())
+            if self.rom.interrupt.is_set():
+                raise Interrupted()     # EN or power went while the bootloader handed over to the app
         except Interrupted:
             why = self.exit or Exit("hard", HARD_RESET)
             self.hw.chip_reset()
