@@ -1,4 +1,8 @@
 """For every test: fleet accounts' passwords go to a private secrets file, never the user's own."""
+import os
+import tempfile
+from pathlib import Path
+
 import pytest
 
 
@@ -12,8 +16,9 @@ def _private_secrets_file(tmp_path_factory):
 
 
 def pytest_sessionfinish(session):
-    """The fleet tests' shared RabbitMQ cluster goes down with the session (beam, epmd, auth service)."""
-    import sys
-    bed = sys.modules.get("hil_tests.fleet_bed")
-    if bed is not None:
-        bed.RabbitClusterBed.stop_shared()
+    """The session's shared RabbitMQ cluster goes down with it (beam, epmd, auth service): in the
+    session's own process, after every xdist worker is done (workers leave it running)."""
+    state = Path(tempfile.gettempdir()) / f"pilotlight-rabbit-{os.getpid()}.json"   # see fleet_bed.py
+    if not os.environ.get("PYTEST_XDIST_WORKER") and state.exists():
+        from hil_tests.fleet_bed import RabbitClusterBed
+        RabbitClusterBed.stop_shared()

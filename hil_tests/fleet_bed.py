@@ -10,11 +10,13 @@ connect: another node of a cluster), `start()`, `stop()`, `restart()` and
 from __future__ import annotations
 
 import atexit
+import fcntl
 import json
 import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -60,9 +62,12 @@ class MosquittoBed:
 
 
 class RabbitClusterBed:
-    """The 2-node RabbitMQ cluster (started once per test session, it takes ~30 s):
-    boards on node 0, the fleet tools on node 1. A restart is node 0's (the boards'
-    broker goes away and comes back); the cluster stops when the session ends."""
+    """The 2-node RabbitMQ cluster (it takes ~30 s to start): boards on node 0, the
+    fleet tools on node 1. One cluster serves the whole test session, all xdist
+    workers included: the first to need it starts it and leaves its address in
+    /tmp/pilotlight-rabbit-<session>.json, the others attach; the session's own
+    process stops it at the end (conftest.py). A restart is node 0's (the boards'
+    broker goes away and comes back)."""
 
     _cluster: RabbitCluster | None = None
 
@@ -71,18 +76,37 @@ class RabbitClusterBed:
         self.host = self.fleet_host = "127.0.0.1"
         self.port, self.fleet_port = cluster.nodes[0].mqtt_port, cluster.nodes[1].mqtt_port
 
+    @staticmethod
+    def _state() -> Path:
+        session = os.getppid() if os.environ.get("PYTEST_XDIST_WORKER") else os.getpid()
+        return Path(tempfile.gettempdir()) / f"pilotlight-rabbit-{session}.json"
+
     @classmethod
-    def shared(cls, directory: Path) -> RabbitCluster:
+    def shared(cls, directory: Path | None = None) -> RabbitCluster:
         if cls._cluster is None:
-            cls._cluster = RabbitCluster().start()
-            atexit.register(cls.stop_shared)
+            state = cls._state()
+            with open(state.with_suffix(".lock"), "w") as lock:
+                fcntl.flock(lock, fcntl.LOCK_EX)          # one worker starts it, the others wait and attach
+                if state.exists():
+                    cls._cluster = RabbitCluster.attach(state)
+                else:
+                    cls._cluster = RabbitCluster().start()
+                    cls._cluster.save(state)
+            if not os.environ.get("PYTEST_XDIST_WORKER"):
+                atexit.register(cls.stop_shared)
         return cls._cluster
 
     @classmethod
     def stop_shared(cls) -> None:
-        if cls._cluster is not None:
-            cls._cluster.stop()
-            cls._cluster = None
+        """At the end of the session (not of a worker: the others may still use it)."""
+        if os.environ.get("PYTEST_XDIST_WORKER"):
+            return
+        state = cls._state()
+        if state.exists():
+            RabbitCluster.attach(state).stop()
+            state.unlink()
+            state.with_suffix(".lock").unlink(missing_ok=True)
+        cls._cluster = None
 
     def start(self):
         pass                           # the session's cluster is running
@@ -97,7 +121,7 @@ class RabbitClusterBed:
         node.wait_ready()
 
     def reload(self, inv):
-        self._cluster.load(inv)
+        self._cluster.load(inv, prune=False)       # beside other beds' accounts
 
 
 BROKERS = {"mosquitto": MosquittoBed, "rabbitmq-cluster": RabbitClusterBed}

@@ -31,7 +31,7 @@ def test_vboards_on_one_node_are_run_from_the_other(rig, tmp_path):
     with open_inventory(db, create=True) as inv:
         import_csv(inv, csv)
         places.ensure_site(inv, SITE, tz="CET-1CEST,M3.5.0,M10.5.0/3")
-        operator = credentials.ensure_fleet_account(inv, "operator")
+        operator = credentials.ensure_fleet_account(inv, "cluster-operator")
         password = credentials.password(inv, operator.username)
     cluster = RabbitClusterBed.shared(tmp_path)
     boards_node, fleet_node = cluster.nodes
@@ -39,7 +39,7 @@ def test_vboards_on_one_node_are_run_from_the_other(rig, tmp_path):
     run = provision(db, Node(boards_node.mqtt_port), rig.home, "--street", STREET, "--json")
     assert run.returncode == 0 and all(b["ok"] for b in json.loads(run.stdout)["boards"]), run.stdout + run.stderr
     with open_inventory(db) as inv:
-        cluster.load(inv)                       # the boards' new accounts, as after every roll-out
+        cluster.load(inv, prune=False)          # the boards' new accounts, as after every roll-out
     watch = Watch(fleet_node.mqtt_port, f"pl/{SITE}/#", username=operator.username, password=password)
     try:
         for vb in vbs:

@@ -14,6 +14,7 @@ users and topic permissions come from the inventory (rabbit_defs.py).
 """
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import pwd
@@ -69,6 +70,12 @@ def processes_with(env_entry: str) -> list[int]:
         except OSError:
             continue
     return found
+
+
+def _entries(passwd: Path) -> dict[str, str]:
+    if not passwd.exists():
+        return {}
+    return dict(line.split(":", 1) for line in passwd.read_text().splitlines() if ":" in line)
 
 
 def _kill(pid: int) -> None:
@@ -144,7 +151,7 @@ class RabbitNode:
     def wait_ready(self, timeout: float = 120.0) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
+            if self.proc is not None and self.proc.poll() is not None:
                 raise BrokerError(f"RabbitMQ node {self.name} exited with {self.proc.returncode}: "
                                   f"{(self.base / 'stderr.log').read_text()[-800:]}")
             try:
@@ -155,20 +162,22 @@ class RabbitNode:
         raise BrokerError(f"RabbitMQ node {self.name} did not listen for MQTT within {timeout}s")
 
     def stop(self) -> None:
-        if self.proc is None:
-            return
-        if self.proc.poll() is None:
+        """Stop the node (started here or by another process: see RabbitCluster.attach)."""
+        mine = f"RABBITMQ_NODENAME={self.name}"
+        if (self.proc is not None and self.proc.poll() is None) or (self.proc is None and processes_with(mine)):
             try:
                 self.ctl("stop", timeout=60)
             except (BrokerError, subprocess.TimeoutExpired):
                 pass
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                pass
-        for pid in processes_with(f"RABBITMQ_NODENAME={self.name}"):   # beam and its helpers, if still there
+            if self.proc is not None:
+                try:
+                    self.proc.wait(30)
+                except subprocess.TimeoutExpired:
+                    pass
+        for pid in processes_with(mine):       # beam and its helpers, if still there
             _kill(pid)
-        self.proc.wait()
+        if self.proc is not None:
+            self.proc.wait()
         self.proc = None
 
 
@@ -220,6 +229,7 @@ class RabbitCluster:
         self.auth_port_file.unlink(missing_ok=True)
         self.auth = subprocess.Popen([sys.executable, "-m", "host_tools.broker.rabbit_auth", str(self.passwd),
                                       str(self.kinds), str(self.auth_port_file)], start_new_session=True,
+                                     env={**os.environ, "PILOTLIGHT_RABBIT_CLUSTER": str(self.directory)},
                                      stderr=open(self.directory / "auth.log", "ab"))
         deadline = time.monotonic() + 15
         while not self.auth_port_file.exists():
@@ -228,24 +238,58 @@ class RabbitCluster:
                                   f"{(self.directory / 'auth.log').read_text()[-600:]}")
             time.sleep(0.05)
 
-    def load(self, inv: Inventory) -> None:
-        """Accounts, permissions and topic permissions from the inventory (boards' logins at once;
-        earlier accounts no longer in the inventory are deleted)."""
-        files = write_broker_files(inv, self.directory / "mosquitto", BrokerSettings())  # accounts and passwd
-        accounts = credentials.list_accounts(inv)
-        write_private(self.kinds, json.dumps({a.username: a.kind for a in accounts}))
-        shutil.copyfile(files.passwd, self.passwd)   # (copyfile keeps our 0600 file's mode)
-        defs = self.nodes[0].base / "definitions.json"
-        defs.write_text(definitions_text(inv, accounts))
-        entry, _ = _as_service_user()
-        if entry:
-            os.chown(defs, entry.pw_uid, entry.pw_gid)
-        defs.chmod(0o600)
-        node = self.nodes[0]
-        known = {u["user"] for u in json.loads(node.ctl("list_users", "--formatter", "json", "--silent") or "[]")}
-        node.ctl("import_definitions", str(defs))
-        for gone in known - {a.username for a in accounts} - {"guest"}:
-            node.ctl("delete_user", gone)
+    def load(self, inv: Inventory, prune: bool = True) -> None:
+        """Accounts, permissions and topic permissions from the inventory; boards' logins work at once.
+
+        With `prune`, accounts no longer in the inventory (retired boards) are deleted. Without,
+        the accounts are added to those already loaded (test beds of several inventories share
+        one cluster; their device ids must differ)."""
+        with open(self.directory / "load.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            files = write_broker_files(inv, self.directory / f"mosquitto-{os.getpid()}", BrokerSettings())
+            accounts = credentials.list_accounts(inv)      # with those write_broker_files made
+            hashes = {} if prune else _entries(self.passwd)
+            hashes.update(_entries(files.passwd))
+            kinds = {} if prune else json.loads(self.kinds.read_text() or "{}")
+            kinds.update({a.username: a.kind for a in accounts})
+            write_private(self.passwd, "".join(f"{u}:{h}\n" for u, h in hashes.items()))
+            write_private(self.kinds, json.dumps(kinds))
+            node = self.nodes[0]
+            defs = node.base / f"definitions-{os.getpid()}.json"
+            defs.write_text(definitions_text(inv, accounts))
+            defs.chmod(0o600)
+            entry, _ = _as_service_user()
+            if entry:
+                os.chown(defs, entry.pw_uid, entry.pw_gid)
+            known = {u["user"] for u in json.loads(node.ctl("list_users", "--formatter", "json", "--silent") or "[]")}
+            node.ctl("import_definitions", str(defs))
+            defs.unlink()
+            if prune:
+                for gone in known - {a.username for a in accounts} - {"guest"}:
+                    node.ctl("delete_user", gone)
+
+    def save(self, path: Path) -> None:
+        """What another process needs to use this cluster and stop it (attach)."""
+        write_private(path, json.dumps({"directory": str(self.directory), "owned": self.owned,
+                                        "epmd_port": self.epmd_port,
+                                        "nodes": [{"name": n.name, "mqtt_port": n.mqtt_port, "dist_port": n.dist_port}
+                                                  for n in self.nodes]}))
+
+    @classmethod
+    def attach(cls, path: Path) -> "RabbitCluster":
+        """The cluster another process started and saved (one cluster for several test workers)."""
+        state = json.loads(Path(path).read_text())
+        self = cls.__new__(cls)
+        self.directory, self.owned, self.epmd_port = Path(state["directory"]), state["owned"], state["epmd_port"]
+        self.passwd, self.kinds = self.directory / "passwd", self.directory / "kinds.json"
+        self.auth_port_file, self.auth = self.directory / "auth.port", None
+        self.nodes = []
+        for i, n in enumerate(state["nodes"]):
+            node = RabbitNode(self.directory / f"node{i}", n["name"].split("@")[0], self.epmd_port, "",
+                              self.auth_port_file)
+            node.mqtt_port, node.dist_port = n["mqtt_port"], n["dist_port"]
+            self.nodes.append(node)
+        return self
 
     def stop(self) -> None:
         with ThreadPoolExecutor(len(self.nodes)) as pool:
@@ -255,6 +299,8 @@ class RabbitCluster:
             self.auth.terminate()
             self.auth.wait(10)
         self.auth = None
+        for pid in processes_with(f"PILOTLIGHT_RABBIT_CLUSTER={self.directory}"):   # an attached one's auth service
+            _kill(pid)
         if self.owned:
             shutil.rmtree(self.directory, ignore_errors=True)
 

@@ -39,7 +39,7 @@ def city(tmp_path_factory):
     logins = {chip: (chip, credentials.issue_password(inv, chip)) for chip in (A, B)}   # as provisioned
     logins["fleet"] = ("fleet", credentials.password(inv, "fleet"))
     cluster = RabbitClusterBed.shared(tmp)              # once per session, shared with the fleet tests
-    cluster.load(inv)
+    cluster.load(inv, prune=False)                      # beside other tests' accounts
     yield cluster, logins
     inv.close()
 
@@ -153,8 +153,9 @@ def test_sigterm_to_broker_cluster_leaves_no_process_behind(tmp_path):
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(90) == 0
     finally:
-        if proc.poll() is None:
-            proc.kill()
+        if proc.poll() is None:                 # a failed step: still stop it the clean way
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(90)
     assert any("beam" in p for p in running) and any("epmd" in p for p in running), running
     assert _ours(node) == []
     with socket.socket() as s:
