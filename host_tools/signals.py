@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import select
 import signal
 import threading
 from typing import Callable
@@ -65,9 +67,42 @@ def add_stop_handlers(loop: asyncio.AbstractEventLoop, callback: Callable[[], No
         loop.add_signal_handler(s, callback)
 
 
-def stop_event(signals=(signal.SIGINT, *STOP_SIGNALS)) -> threading.Event:
-    """For a tool whose main thread waits in a loop: an Event set by Ctrl-C, SIGTERM or SIGHUP."""
-    stop = threading.Event()
+class StopEvent:
+    """threading.Event's is_set/wait/set for a stop request, safe to set from a signal handler.
+
+    Event.set takes the lock a main thread waiting in Event.wait may hold at that very
+    moment; from a signal handler (which runs in that thread) that is a deadlock. This
+    one is a flag and a pipe: set() only writes a byte, wait() selects on the pipe."""
+
+    def __init__(self):
+        self._read, self._write = os.pipe()
+        os.set_blocking(self._write, False)
+        self._set = False
+
+    def set(self) -> None:
+        self._set = True
+        try:
+            os.write(self._write, b"!")
+        except BlockingIOError:       # the pipe is full of earlier requests: already woken
+            pass
+
+    def is_set(self) -> bool:
+        return self._set
+
+    def wait(self, timeout: float | None = None) -> bool:
+        if not self._set:
+            select.select([self._read], [], [], timeout)
+        return self._set
+
+
+def stop_event(signals=(signal.SIGINT, *STOP_SIGNALS)) -> StopEvent:
+    """For a tool whose main thread waits in a loop: set by Ctrl-C, SIGTERM or SIGHUP.
+
+        stop = stop_event()
+        while not stop.wait(every):
+            ...
+    """
+    stop = StopEvent()
     for s in signals:
         signal.signal(s, lambda *_: stop.set())
     return stop
