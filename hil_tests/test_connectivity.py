@@ -3,7 +3,7 @@ import pytest
 
 from hil_tests.support.firmware import deploy_firmware
 from hil_tests.support.fleet import Watch
-from hil_tests.support.lamp import lamp_config
+from hil_tests.support.lamp import lamp_config, topics
 
 NOV_2026 = 1795818600  # 2026-11-27 23:30 CET: night
 
@@ -14,7 +14,7 @@ def _online_board(rig, tmp_path, broker, name="lamp", **settings):
     deploy_firmware(board.port, tmp_path, lamp_config(dev, broker.port, **settings))
     c = board.control()
     c.set_clock(NOV_2026)
-    return board, c, f"pl/test/{dev}"
+    return board, c, topics.root("test", dev)
 
 
 @pytest.mark.needs_clock_jump
@@ -44,7 +44,7 @@ def test_online_state_commands_and_last_will(rig, tmp_path, broker):
     assert ack == {**ack, "ok": False, "error": "level: 140 is out of range [0, 100]"}
     assert c.status()["lamp_level"] == 1.0  # a bad command changes nothing
 
-    watch.publish("pl/test/group/centre/cmd/ping", {"id": "g1"})  # a group command
+    watch.publish(topics.group_command("test", "centre", "ping"), {"id": "g1"})  # a group command
     assert watch.wait_json("/ack", lambda d: d["id"] == "g1")["ok"] is True
 
     c.power_cut()  # the broker publishes the Last Will

@@ -9,7 +9,7 @@ import pytest
 
 from hil_tests.support.firmware import deploy_firmware
 from hil_tests.support.fleet import Fleet
-from hil_tests.support.lamp import duty_at, lamp_config
+from hil_tests.support.lamp import duty_at, lamp_config, topics
 
 pytestmark = [pytest.mark.needs_reset, pytest.mark.needs_lamp_readback]
 BURST = 1000
@@ -35,8 +35,8 @@ BAD = [
     ("level", _j(id=[1], level=50), None, "id: expected a string or an integer, got a list"),
     ("level", _j(id="", level=50), None, "id: length 0 is out of range [1, 40]"),
     ("level", _j(id="x" * 41, level=50), None, "id: length 41 is out of range [1, 40]"),
-    ("frobnicate", _j(id="b13"), "b13", "unknown command 'frobnicate' (known: config, identify, level, ota, "
-                                        "ping, program, reboot, time)"),
+    ("frobnicate", _j(id="b13"), "b13", "unknown command 'frobnicate' (known: config, identify, "
+                                        "lamp_replaced, level, ota, ping, program, reboot, time)"),
     ("level", _j(id="b14"), "b14", "level: missing"),
     ("level", _j(id="b15", level="50"), "b15", "level: expected a number, got a string"),
     ("level", _j(id="b16", level=True), "b16", "level: expected a number, got true"),
@@ -72,7 +72,7 @@ BAD = [
 
 def _board(rig, tmp_path, broker, heap=None):
     (board,) = rig.start("cmd", heap=heap)
-    root = f"pl/test/{board.unique_id}"
+    root = topics.root("test", board.unique_id)
     fleet = Fleet(broker.port, root)
     deploy_firmware(board.port, tmp_path, lamp_config(board.unique_id, broker.port, default_level=40,
                                                       tele_interval_s=2))
@@ -103,7 +103,7 @@ def test_every_malformed_command_is_refused_clearly_and_changes_nothing(rig, tmp
             assert any(ack["id"] == i and e in ack["error"] for i, e in expected), \
                 f"{name} {payload[:60]!r}: answered {ack['id']!r} {ack['error']!r}"
         # a group command is checked the same way
-        fleet.publish("pl/test/group/centre/cmd/level", {"id": "g1", "level": "max"})
+        fleet.publish(topics.group_command("test", "centre", "level"), {"id": "g1", "level": "max"})
         assert fleet.wait_json("ack", lambda d: d["id"] == "g1")["error"] == "level: expected a number, got a string"
         # nothing changed: no new state, same duty, same config and program
         fleet.drain(1.5)

@@ -8,14 +8,14 @@ import time
 import pytest
 
 from hil_tests.support.fleet import Watch
-from hil_tests.support.lamp import duty_at
+from hil_tests.support.lamp import duty_at, topics
 from hil_tests.support.street import deploy_street, wait_street_online
 
 pytestmark = [pytest.mark.needs_pir, pytest.mark.needs_reset, pytest.mark.needs_lamp_readback]
 STREET = "centre.main"
 LAMPS = 6
 BASE, BOOST = 30, 100
-PRESENCE = f"pl/test/group/{STREET}/presence"
+PRESENCE = topics.presence("test", STREET)
 
 
 def _lit(controls):

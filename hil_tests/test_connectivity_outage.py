@@ -10,7 +10,7 @@ import pytest
 from hil_tests.rig.netfault import NetFault
 from hil_tests.support.firmware import deploy_firmware
 from hil_tests.support.fleet import Fleet
-from hil_tests.support.lamp import duty_at, lamp_config
+from hil_tests.support.lamp import duty_at, lamp_config, topics
 
 pytestmark = [pytest.mark.needs_pir, pytest.mark.needs_clock_jump, pytest.mark.needs_reset,
               pytest.mark.needs_lamp_readback]
@@ -56,7 +56,7 @@ def _back_online(fleet, c, mark, down_at, back_at, bound):
 
 def test_broker_restart_cut_and_half_open_lose_nothing(rig, tmp_path, broker):
     (board,) = rig.start("street")
-    root = f"pl/test/{board.unique_id}"
+    root = topics.root("test", board.unique_id)
     proxy = NetFault(broker.port)
     fleet = Fleet(broker.port, root)
     step, program = _dimming_step()
@@ -66,6 +66,7 @@ def test_broker_restart_cut_and_half_open_lose_nothing(rig, tmp_path, broker):
                           presence_fade_in_ms=0, presence_fade_out_ms=0)
         deploy_firmware(board.port, tmp_path, cfg)
         c = board.control()
+        c.set_lux(2.0)  # night on the street: motion may raise the lamp
         c.reset()
         _, mark = fleet.wait_status("online")
         fleet.wait_json("state", lambda d: d["clock"] == "ntp")

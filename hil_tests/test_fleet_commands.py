@@ -74,3 +74,19 @@ def test_drift_made_on_purpose_is_found_and_synced(bed, running_collector, tmp_p
     lamps = bed.sim.lamps()
     assert lamps[by_hand]["state"]["program"] == "night-a" and lamps[tuned]["config_hash"] == lamps[by_hand]["config_hash"]
     assert [e["action"] for e in json.loads(pilotlight(bed, "audit", "--action", "fleet.sync", "--json").stdout)]
+
+
+def test_a_replaced_lamp_is_told_to_its_board_and_recorded_with_the_old_lamps_hours(bed):
+    # issue 12, defect 9: burn hours start again on the board; the host keeps what the old lamp had
+    device = district_devices(bed, "district-1")[0]
+    report = fleet_json(bed, "lamp-replaced", "--site", SITE, "--board", device, "--note", "LED module, order 4711",
+                        *broker_args(bed, "operator"))
+    assert report["outcome"] == "ok" and isinstance(report["burn_h_was"], float), report
+    entries = json.loads(pilotlight(bed, "audit", "--action", "fleet.lamp_replaced", "--json").stdout)
+    entry = next(e for e in entries if e["target"] == device and e["detail"]["id"] == report["id"])
+    assert entry["outcome"] == "ok" and entry["detail"]["note"] == "LED module, order 4711"
+    assert entry["detail"]["burn_h_was"] == report["burn_h_was"] and entry["detail"]["cycles_was"] >= 0
+    chip = next(b["chip_id"] for b in status(bed)["boards"] if b["device_id"] == device)
+    shown = json.loads(pilotlight(bed, "inventory", "show", chip, "--json").stdout)
+    assert any(e["kind"] == "lamp_replaced" and e["detail"]["burn_h_was"] == report["burn_h_was"]
+               for e in shown["events"]), shown["events"][-3:]

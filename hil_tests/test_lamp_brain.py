@@ -19,13 +19,15 @@ def _sunset_utc() -> int:
     return int(sunset(Observer(PARIS["lat"], PARIS["lon"]), DAY).timestamp())
 
 
-def _board(rig, tmp_path, name, board_type="esp32-devkitc", clock=None, **settings):
+def _board(rig, tmp_path, name, board_type="esp32-devkitc", clock=None, lux=None, **settings):
     (board,) = rig.start(name, board_type=board_type)
     cfg = render_config(board_type, location=PARIS, program=EVENING, **settings)
     deploy_firmware(board.port, tmp_path, cfg)
     c = board.control()
     if clock is not None:
         c.set_clock(clock)
+    if lux is not None:
+        c.set_lux(lux)
     c.reset()
     return board, c
 
@@ -47,7 +49,7 @@ def test_lamp_turns_on_at_sunset(rig, tmp_path):
 @pytest.mark.needs_pir
 def test_motion_at_night_boosts_then_falls_back(rig, tmp_path):
     night = 1795818600  # 2026-11-27 23:30 CET, after the 23:00 step: the program says 50 %
-    board, c = _board(rig, tmp_path, "pir", clock=night, presence_level=100, presence_hold_s=2,
+    board, c = _board(rig, tmp_path, "pir", clock=night, lux=2.0, presence_level=100, presence_hold_s=2,
                       presence_fade_in_ms=500, presence_fade_out_ms=500)
     half = level_at(50)
     c.wait_for(lambda s: abs(s["lamp_level"] - half) < 1e-3, what="program level 50 %")
@@ -98,6 +100,7 @@ def test_no_clock_and_no_light_sensor_fails_on(rig, tmp_path):
     (board,) = rig.start("blind")
     cfg = render_config(location=PARIS, program=EVENING)
     cfg["board"]["sensors"] = [s for s in cfg["board"]["sensors"] if s["kind"] != "bh1750"]
+    cfg["board"]["presence_dark"] = "program"  # no light sensor to ask
     deploy_firmware(board.port, tmp_path, cfg)
     with board.control() as c:
         c.set_lux(50000.0)  # broad daylight, but nothing on the board can see it

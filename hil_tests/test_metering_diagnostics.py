@@ -9,7 +9,7 @@ import pytest
 
 from hil_tests.support.firmware import deploy_firmware, mpremote
 from hil_tests.support.fleet import Watch
-from hil_tests.support.lamp import NIGHT, PARIS, render_config
+from hil_tests.support.lamp import NIGHT, PARIS, render_config, topics
 
 pytestmark = [pytest.mark.needs_clock_jump, pytest.mark.needs_reset]
 LOSS_BOUND_WH = 15.0  # docs/metering.md: 60 W lamp, 1 s samples, saves every 15 minutes
@@ -24,7 +24,8 @@ def _online_board(rig, tmp_path, broker, name, board_settings=None, board=None, 
     deploy_firmware(board.port, tmp_path, cfg)
     c = board.control()
     c.set_clock(NIGHT)
-    return board, c, f"pl/test/{board.unique_id}"
+    c.set_lux(2.0)  # night on the street, as the clock says (a fault test that needs daylight sets it)
+    return board, c, topics.root("test", board.unique_id)
 
 
 def _forget(watch):

@@ -18,6 +18,7 @@ def _boot_with_firmware(rig, tmp_path, name, heap=None, **settings):
     deploy_firmware(board.port, tmp_path, render_config(**settings))
     c = board.control()
     c.set_clock(NOV_2026)
+    c.set_lux(2.0)  # night on the street: motion may raise the lamp (board_config presence_dark)
     c.reset()
     return board, c
 

@@ -106,7 +106,8 @@ def _demo(lamps: int, keep: bool):
         rigs = {b["unique_id"]: VBoardClient(b["name"], home) for b in ready}
         for rig in rigs.values():
             stack.callback(rig.close)
-            rig.set_clock(TONIGHT)  # the rig's world: tonight, 23:30 in Paris
+            rig.set_clock(TONIGHT)  # the rig's world: tonight, 23:30 in Paris,
+            rig.set_lux(2.0)        # and dark in the street
         console.print(f"[bold]vboards[/] {len(ready)} boards on ptys, e.g. {ready[0]['port']}")
 
         env = dict(os.environ, PILOTLIGHT_WIFI_KEY="demo-wifi-key")

@@ -60,7 +60,7 @@ def connect(cfg, ctl, sensing, events):
                         will_topic=root + "/status", max_msg=m.get("max_message", 2048),
                         resolve=address)
     uplink = Uplink(cfg, ctl, sensing, link, events, client, root)
-    remote = Remote(cfg, ctl, uplink, client, events, shutdown)
+    remote = Remote(cfg, ctl, sensing, uplink, client, events, shutdown)
     client.on_message = remote.on_message
     client.on_oversize = remote.on_oversize
 

@@ -12,6 +12,19 @@ PHYS = ("LAN8710", "LAN8720", "IP101", "RTL8201", "DP83848", "KSZ8041", "KSZ8081
 # the ESP32 drives on GPIO 0, 16 or 17 (a PHY without its own crystal).
 REF_CLK_PINS = {"in": (0,), "out": (0, 16, 17)}
 
+# When motion may raise the lamp: when the light sensor says it is dark (with
+# hysteresis), or when the program has the lamp on. Default: the light sensor
+# wherever one is fitted.
+PRESENCE_DARK = ("light_sensor", "program")
+
+
+def presence_dark(board):
+    """The board's rule for 'dark enough for presence' (PRESENCE_DARK)."""
+    rule = board.get("presence_dark")
+    if rule is None:
+        rule = "light_sensor" if sensor_kinds.light_fitted(board.get("sensors")) else "program"
+    return rule
+
 
 class ConfigError(ValueError):
     pass
@@ -142,6 +155,12 @@ def validate_board(cfg):
         if sensor_kinds.KINDS[kind][0] == sensor_kinds.POWER:
             for name, lo, hi in sensor_kinds.POWER_FIELDS:
                 _range(_get(s, name, float, where), lo, hi, where + name)
+    rule = _get(cfg, "presence_dark", str, "", optional=True)
+    if rule is not None:
+        if rule not in PRESENCE_DARK:
+            raise ConfigError("presence_dark: must be %s, got %r" % (" or ".join(PRESENCE_DARK), rule))
+        if rule == "light_sensor" and not sensor_kinds.light_fitted(sensors):
+            raise ConfigError("presence_dark: 'light_sensor' needs a light sensor in sensors")
     curve = _get(cfg, "lumen_depreciation", list, "", optional=True)
     if curve is not None:
         last = -1

@@ -136,6 +136,12 @@ def _time(c):
     return {"utc": _check("utc", c["utc"], "int", _EPOCH_2024, _EPOCH_2100)}
 
 
+def _lamp_replaced(c):
+    # a new lamp in the luminaire: its burn hours (what a refurbished one already has) and no cycles
+    _fields(c, ("burn_h",))
+    return {"burn_h": _check("burn_h", c.get("burn_h", 0), "int", 0, 200000)}
+
+
 def _ping(c):
     _fields(c, ())
     return {}
@@ -152,6 +158,7 @@ CHECKS = {
     "identify": _identify,
     "reboot": _reboot,
     "time": _time,
+    "lamp_replaced": _lamp_replaced,
     "ping": _ping,
     "ota": _ota,
 }

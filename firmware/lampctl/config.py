@@ -41,8 +41,8 @@ def load(path=PATH):
 
 def save(cfg, path=PATH):
     """Keep a changed config across reboots (atomic: a power cut leaves the old one)."""
-    from lampctl.store import write_atomic
-    write_atomic(path, json.dumps(cfg))
+    from lampctl.store import write_json_atomic
+    write_json_atomic(path, cfg)
 
 
 def _section(cfg, name, fields, optional=False):

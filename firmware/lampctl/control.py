@@ -6,7 +6,7 @@ import asyncio
 import json
 import time
 
-from lampctl import clock, config, sensor_kinds, store
+from lampctl import board_config, clock, config, sensor_kinds, store
 from lampctl.arbiter import AmbientSwitch, Arbiter
 from lampctl.presence import ANNOUNCE, Presence
 from lampctl.program import Evaluator, Program
@@ -37,6 +37,8 @@ class Controller:
                                clo_curve=board.get("lumen_depreciation") if cfg.get("constant_light_output") else None,
                                presence_in_ms=cfg["presence_fade_in_ms"], presence_out_ms=cfg["presence_fade_out_ms"])
         self.presence = Presence(level=cfg["presence_level"], hold_ms=cfg["presence_hold_s"] * 1000)
+        # is it dark enough for motion to raise the lamp: the light sensor's word where the board says so
+        self.dark = AmbientSwitch() if board_config.presence_dark(board) == "light_sensor" else None
         self.clock_ok = state.clock_valid(clock.utc())
         self.lux = None
         self.mode = None
@@ -98,7 +100,7 @@ class Controller:
         """Validate, activate and keep a program document (program.json);
         ValueError names what is wrong, and then nothing changed."""
         self._activate(doc)
-        store.write_atomic(PROGRAM_PATH, json.dumps(doc))
+        store.write_json_atomic(PROGRAM_PATH, doc)
         self.persist()
 
     def set_override(self, level, duration_s, fade_ms=1000):
@@ -225,7 +227,8 @@ class Controller:
                 self.lamp.set_level(100 if (now // 500) % 2 else 0)  # blink: find me at the pole
                 return FADE_STEP_MS * 5
             self.identify_until = None
-        presence = self.presence.level(now, self.program_level) if utc is not None else None
+        dark = self.dark.update(self.lux) if self.dark is not None and self.lux is not None else None
+        presence = self.presence.level(now, self.program_level, dark) if utc is not None else None
         level, mode = self.arbiter.update(now, utc, self.program_level, presence, self.lux)
         self.lamp.set_level(level)
         self.mode = mode

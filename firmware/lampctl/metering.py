@@ -122,6 +122,18 @@ class Meter:
         """Energy a power cut now would lose."""
         return (self.energy.total_mj() - self._saved_mj) / MJ_PER_WH
 
+    def replace_lamp(self, now_ms, burn_s=0, path=COUNTERS_PATH):
+        """A new lamp is fitted: its burn time starts at `burn_s`, its on/off
+        cycles at 0, saved at once; the energy counters are the board's and go
+        on. A flash error (OSError) leaves the counters as they were."""
+        kept = (self.burn_s, self._burn_ms, self.cycles)
+        self.burn_s, self._burn_ms, self.cycles = burn_s, 0, 0
+        try:
+            self.save(now_ms, path)
+        except OSError:
+            self.burn_s, self._burn_ms, self.cycles = kept
+            raise
+
     def counters(self):
         e, est = self.energy, self.estimated_energy
         return {"v": FORMAT, "wh": e.wh, "mj": e.mj, "est_wh": est.wh, "est_mj": est.mj,

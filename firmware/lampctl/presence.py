@@ -91,10 +91,11 @@ class Presence:
         self._until = None  # expired: forget it, so a tick wrap can't revive it
         return False
 
-    def level(self, now, program_level):
-        """The presence level if someone is (or was just) there and the program
-        has the lamp on; None otherwise (daylight, or nobody)."""
-        if program_level <= 0 or not self.active(now):
+    def level(self, now, program_level, dark=None):
+        """The presence level if someone is (or was just) there and it is dark;
+        None otherwise (daylight, or nobody). dark: what the light sensor says
+        (True/False), or None to take the program's word (its level above 0)."""
+        if not (program_level > 0 if dark is None else dark) or not self.active(now):
             return None
         return max(self.level_pc, program_level)
 
@@ -110,14 +111,13 @@ class Neighbours:
     `behind` the other way. With no direction known, `ahead` applies both ways.
     An event with no position (None) lights every lamp it reaches."""
 
-    def __init__(self, device, pos, ahead=3, behind=1, hops=2, track_ms=30000, remember=16, remember_ms=120000):
-        if ahead < 0 or behind < 0 or hops < 1 or remember < 1:
-            raise ValueError("neighbours: ahead, behind must be >= 0, hops and remember >= 1")
+    def __init__(self, device, pos, ahead=3, behind=1, track_ms=30000, remember=16, remember_ms=120000):
+        if ahead < 0 or behind < 0 or remember < 1:
+            raise ValueError("neighbours: ahead, behind must be >= 0, remember >= 1")
         self.device = device
         self.pos = pos
         self.ahead = ahead
         self.behind = behind
-        self.hops = hops
         self.track_ms = track_ms
         self.remember_ms = remember_ms
         self._seen = [None] * remember  # type: list
@@ -151,7 +151,8 @@ class Neighbours:
         self._seq += 1
         self._duplicate(self.device, self._seq, now)
         self._track(self.device, self.pos, now)
-        return {"origin": self.device, "seq": self._seq, "pos": self.pos, "hops": self.hops}
+        # hops: 1 for boards of older firmware on the same street, which light only for hops > 0
+        return {"origin": self.device, "seq": self._seq, "pos": self.pos, "hops": 1}
 
     def lights_here(self, pos):
         if pos is None or self.pos is None:
@@ -162,25 +163,21 @@ class Neighbours:
         return -rel <= self.behind
 
     def receive(self, event, now):
-        """(light, forward) for an event heard at `now`: light is True when this
-        lamp should hold its presence level; forward is the event to relay with
-        one hop fewer, or None. Each (origin, seq) acts once; a malformed event
-        raises ValueError naming the field and changes nothing."""
+        """True when this lamp should hold its presence level for an event
+        heard at `now`. Every lamp of the street hears the origin itself, so
+        nothing is relayed and `hops` is not read. Each (origin, seq) acts
+        once; a malformed event raises ValueError naming the field and changes
+        nothing."""
         if not isinstance(event, dict):
             raise ValueError("presence event: expected an object")
-        origin, seq, pos, hops = event.get("origin"), event.get("seq"), event.get("pos"), event.get("hops")
+        origin, seq, pos = event.get("origin"), event.get("seq"), event.get("pos")
         if not isinstance(origin, str) or not origin:
             raise ValueError("presence event.origin: expected a device id, got %r" % (origin,))
         if not isinstance(seq, int) or isinstance(seq, bool):
             raise ValueError("presence event.seq: expected an integer, got %r" % (seq,))
-        if not isinstance(hops, int) or isinstance(hops, bool) or hops < 0:
-            raise ValueError("presence event.hops: expected an integer >= 0, got %r" % (hops,))
         if pos is not None and (isinstance(pos, bool) or not isinstance(pos, (int, float))):
             raise ValueError("presence event.pos: expected a number or null, got %r" % (pos,))
         if origin == self.device or self._duplicate(origin, seq, now):
-            return False, None
+            return False
         self._track(origin, pos, now)
-        forward = None
-        if hops > 1:
-            forward = {"origin": origin, "seq": seq, "pos": pos, "hops": hops - 1}
-        return hops > 0 and self.lights_here(pos), forward
+        return self.lights_here(pos)

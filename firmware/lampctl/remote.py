@@ -15,11 +15,12 @@ INBOX_MAX = 8
 
 
 class Remote:
-    def __init__(self, cfg, ctl, uplink, client, events, shutdown):
+    def __init__(self, cfg, ctl, sensing, uplink, client, events, shutdown):
         """shutdown: the app's, called before a commanded reset."""
         dev = cfg.get("device") or {}
         self.cfg = cfg
         self.ctl = ctl
+        self.sensing = sensing
         self.uplink = uplink
         self.client = client
         self.events = events
@@ -127,6 +128,11 @@ class Remote:
             ctl.identify(cmd["duration_s"] * 1000)
         elif name == "time":
             ctl.clock_set(cmd["utc"], "command")
+        elif name == "lamp_replaced":
+            try:
+                return self.sensing.lamp_replaced(cmd["burn_h"])
+            except OSError as e:
+                raise ValueError("lamp_replaced: counters not saved (%s)" % e)
         elif name == "ping":
             return {"pong": ctl.utc()}
 
@@ -141,10 +147,8 @@ class Remote:
             return
         try:
             event = json.loads(payload)
-            light, _relay = self.neighbours.receive(event, time.ticks_ms())
+            light = self.neighbours.receive(event, time.ticks_ms())
         except ValueError:
             return  # a malformed neighbour event is ignored, as from a stranger
-        # Every lamp of the street hears the group topic directly, so nothing
-        # is relayed (a relay on a shared topic is how storms start).
         if light:
             self.ctl.neighbour_motion()

@@ -45,6 +45,17 @@ class Sensing:
         """Write the energy counters now (a planned stop or reset loses nothing)."""
         self.meter.save(time.ticks_ms())
 
+    def lamp_replaced(self, burn_h):
+        """A technician fitted a new lamp (the `lamp_replaced` command): burn
+        hours and cycles start again, on flash at once, and constant light
+        output starts again from a new lamp. Returns what the old lamp had."""
+        meter = self.meter
+        was = {"burn_h_was": round(meter.burn_hours(), 3), "cycles_was": meter.cycles}
+        meter.replace_lamp(time.ticks_ms(), burn_h * 3600)  # an OSError changes nothing
+        self.ctl.set_burn_hours(meter.burn_hours())
+        self.events.emit("lamp_replaced", self.ctl.utc(), burn_h=burn_h, **was)
+        return was
+
     def step(self, now):
         ctl = self.ctl
         level = ctl.level()

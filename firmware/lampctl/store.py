@@ -18,6 +18,15 @@ def write_atomic(path, text):
     os.rename(tmp, path)
 
 
+def write_json_atomic(path, obj):
+    """write_atomic for a JSON document, streamed to the file: a config or a
+    program never has to fit the heap whole as one string."""
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump(obj, f)
+    os.rename(tmp, path)
+
+
 def exists(path):
     try:
         os.stat(path)

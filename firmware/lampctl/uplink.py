@@ -119,8 +119,7 @@ class Uplink:
 
     async def run(self):
         asyncio.create_task(self._drain())
-        tele_ms = self.cfg["tele_interval_s"] * 1000
-        next_tele = time.ticks_ms()
+        last_tele = None
         while True:
             for e in self.events.take():
                 self.send("event", e, e.pop("ts"))
@@ -129,8 +128,13 @@ class Uplink:
                 if st != self.last_state:
                     self._launch("state", self._stamp(dict(st)), retain=True)
                     self.last_state = st
-            if time.ticks_diff(time.ticks_ms(), next_tele) >= 0:
-                next_tele = time.ticks_add(next_tele, tele_ms)
+            # the interval is read at every turn: a `config` command changes it at once
+            period = self.cfg["tele_interval_s"] * 1000
+            now = time.ticks_ms()
+            since = None if last_tele is None else time.ticks_diff(now, last_tele)
+            if since is None or since >= period:
+                # keep the cadence, unless far behind (a long outage of the loop, a shorter interval)
+                last_tele = now if since is None or since >= 2 * period else time.ticks_add(last_tele, period)
                 self.send("tele", self.tele())
             await asyncio.sleep_ms(STATE_EVERY_MS)
 

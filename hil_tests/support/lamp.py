@@ -4,6 +4,7 @@ from __future__ import annotations
 from host_tools.paths import firmware_module
 
 curve = firmware_module("curve")
+topics = firmware_module("topics")  # the MQTT topic names, as the board builds them
 
 PARIS = {"lat": 48.8566, "lon": 2.3522, "tz": "CET-1CEST,M3.5.0,M10.5.0/3"}
 NIGHT = 1795818600  # 2026-11-27 23:30 CET

@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 
 from hil_tests.support.firmware import copy_bundle, firmware_bundle
-from hil_tests.support.lamp import lamp_config
+from hil_tests.support.lamp import lamp_config, topics
 
 
 def deploy_street(rig, tmp_path, port, name="nb", count=6, street="centre.main", **settings):
@@ -20,11 +20,12 @@ def deploy_street(rig, tmp_path, port, name="nb", count=6, street="centre.main",
         copy_bundle(b.port, bundle)
     controls = [b.control() for b in boards]
     for c in controls:
+        c.set_lux(2.0)  # night on the street: motion may raise the lamps (board_config presence_dark)
         c.reset()
     return boards, controls
 
 
 def wait_street_online(watch, boards, site="test"):
     for b in boards:
-        watch.wait(lambda t, p, r, dev=b.unique_id: t == f"pl/{site}/{dev}/status" and p == b"online", timeout=30,
+        watch.wait(lambda t, p, r, dev=b.unique_id: t == topics.root(site, dev) + "/status" and p == b"online", timeout=30,
                    what=f"{b.name} online")

@@ -60,6 +60,7 @@ def fleet(ctx, db):
       pilotlight fleet status --site metz --district Centre      the lamps, street by street
       pilotlight fleet status --site metz --offline --json       what is offline, as data
       pilotlight fleet watch --site metz                         the same, live
+      pilotlight fleet lamp-replaced --site metz --board 240ac4a1b2c3 --note "work order 4711"
 
     Exit codes: 0 done, 1 some boards failed, 2 bad command line, 3 refused.
     """
@@ -265,6 +266,54 @@ def command(ctx, site, board, street, district, group, everything, offline, faul
             if o != "ok":
                 out.print(f"  {d}: {o}" + (f" ({e})" if e else ""), highlight=False)
     sys.exit(0 if result.counts()["ok"] == len(target.devices) else EXIT_FAILED)
+
+
+@fleet.command("lamp-replaced")
+@site_option
+@click.option("--board", required=True, help="The board (device id) whose lamp was replaced.")
+@click.option("--burn-h", default=0, show_default=True, type=click.IntRange(0, 200000),
+              help="Hours the fitted lamp has already burned (0: a new lamp).")
+@click.option("--note", default="", help="For the record: which lamp, the work order, why.")
+@with_broker
+@click.option("--account", default="fleet", show_default=True, help="Fleet operator account.")
+@click.option("--timeout", default=10.0, show_default=True, type=click.FloatRange(0.5, 600),
+              help="Seconds to wait for the board's answer (per attempt).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON: the outcome and the old lamp's figures.")
+@click.pass_context
+def lamp_replaced_cmd(ctx, site, board, burn_h, note, host, port, account, timeout, as_json):
+    """Tell a board its lamp was replaced: its burn hours and on/off cycles
+    start again (and constant light output with them). The old lamp's hours go
+    into the audit log (`pilotlight audit`) and the board's history
+    (`pilotlight inventory show`).
+
+    \b
+      pilotlight fleet lamp-replaced --site metz --board 240ac4a1b2c3 --note "LED module, work order 4711"
+      pilotlight fleet lamp-replaced --site metz --board 240ac4a1b2c3 --burn-h 1200 --json   (a used spare)
+
+    Exit codes: 0 done, 1 the board refused or did not answer, 3 refused here.
+    """
+    from .commander import OK, Commander
+    from .relamp import lamp_replaced
+    with open_db(ctx) as inv:
+        try:
+            user, password = fleet_login(inv, account)
+        except Exception as e:  # noqa: BLE001
+            fail(str(e))
+        try:
+            with Commander(site, host, port, user, password) as cmd:
+                with out.status(f"lamp_replaced to {board}"):
+                    report = lamp_replaced(inv, cmd, board, burn_h, note, timeout)
+        except (OSError, ConnectionError) as e:
+            fail(f"broker {host}:{port}: {e}")
+    if as_json:
+        click.echo(json.dumps(report))
+    elif report["outcome"] == OK:
+        out.print(f"{board}: lamp replaced; the old lamp had {report['burn_h_was']} h and {report['cycles_was']} "
+                  f"cycles (recorded)", highlight=False)
+    else:
+        out.print(f"{board}: {report['outcome']}" + (f" ({report['error']})" if report["error"] else ""),
+                  highlight=False)
+    sys.exit(0 if report["outcome"] == OK else EXIT_FAILED)
 
 
 @fleet.command()

@@ -48,6 +48,7 @@ class Outcome:
     target: Target
     results: dict[str, tuple[str, str | None]] = field(default_factory=dict)   # device -> (outcome, error)
     strangers: dict[str, dict] = field(default_factory=dict)   # answers from boards outside the target
+    answers: dict[str, dict] = field(default_factory=dict)     # device -> its ack (what a command reports back)
     seconds: float = 0.0
 
     def devices(self, outcome: str) -> list[str]:
@@ -182,6 +183,7 @@ class Commander:
             else:
                 out.results[d] = (REFUSED, str(ack.get("error")))
         out.strangers = {d: a for d, a in answers.items() if d not in out.results}
+        out.answers = {d: a for d, a in answers.items() if d in out.results}
         with self.cond:
             self.acks.pop(cmd_id, None)
         return out

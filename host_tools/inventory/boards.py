@@ -26,6 +26,12 @@ def _event(inv: Inventory, chip: str, actor: str, kind: str, **detail) -> None:
                      (chip, now(), actor, kind, json.dumps(detail, sort_keys=True)))
 
 
+def field_event(inv: Inventory, chip_id: str, kind: str, actor: str | None = None, **detail) -> None:
+    """Something done to the board in the field (e.g. `lamp_replaced`), kept in its history."""
+    with inv.transaction():
+        _event(inv, chip_id, actor or default_actor(), kind, **detail)
+
+
 def find(inv: Inventory, chip_id: str) -> Board | None:
     row = inv.one(_BOARD_SELECT + " WHERE b.chip_id = ?", (names.chip_id(chip_id),))
     return _board(row) if row else None

@@ -108,3 +108,19 @@ def test_ethernet_wiring_is_checked():
     cfg = _poe()
     cfg["ethernet"]["ref_clk_mode"] = "in"
     assert _error(cfg) == "ethernet.ref_clk_pin: the RMII clock input is on GPIO 0 only, not 17"
+
+
+def test_the_board_says_when_motion_may_raise_the_lamp():
+    from lampctl.board_config import presence_dark
+    for name in ("esp32-devkitc", "olimex-esp32-poe"):
+        cfg = json.loads(open(_repo() + "/board_configs/%s.json" % name).read())
+        assert cfg["presence_dark"] == "light_sensor" and presence_dark(cfg) == "light_sensor"
+    cfg = _devkit()
+    del cfg["presence_dark"]
+    assert presence_dark(cfg) == "light_sensor"           # a light sensor is fitted: its word counts
+    cfg["sensors"] = [s for s in cfg["sensors"] if s["kind"] != "bh1750"]
+    assert presence_dark(cfg) == "program"
+    cfg["presence_dark"] = "light_sensor"
+    assert _error(cfg) == "presence_dark: 'light_sensor' needs a light sensor in sensors"
+    cfg["presence_dark"] = "dusk"
+    assert _error(cfg) == "presence_dark: must be light_sensor or program, got 'dusk'"

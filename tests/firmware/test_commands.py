@@ -18,7 +18,7 @@ MALFORMED = [
     ("level", b'{"id": 1.5, "level": 50}', "id: expected a string or an integer, got a number", None),
     ("level", b'{"id": ["a"], "level": 50}', "id: expected a string or an integer, got a list", None),
     ("dance", b'{"id": "c1"}',
-     "unknown command 'dance' (known: config, identify, level, ota, ping, program, reboot, time)", "c1"),
+     "unknown command 'dance' (known: config, identify, lamp_replaced, level, ota, ping, program, reboot, time)", "c1"),
     ("level", b'{"id": "c1"}', "level: missing", "c1"),
     ("level", b'{"id": "c1", "level": "high"}', "level: expected a number, got a string", "c1"),
     ("level", b'{"id": "c1", "level": true}', "level: expected a number, got true", "c1"),
@@ -99,3 +99,15 @@ def test_a_redelivered_id_is_recognised_until_it_ages_out():
     assert "a" not in recent  # the ring holds the last 4 only
     assert "b" in recent and "d" in recent
 
+
+def test_lamp_replaced_takes_the_new_lamps_burn_hours():
+    assert parse("lamp_replaced", b'{"id": "r1"}') == {"cmd": "lamp_replaced", "id": "r1", "burn_h": 0}
+    assert parse("lamp_replaced", b'{"id": "r2", "burn_h": 1200}')["burn_h"] == 1200
+    for payload, error in ((b'{"id": "r3", "burn_h": -1}', "burn_h: -1 is out of range [0, 200000]"),
+                           (b'{"id": "r4", "burn_h": 1.5}', "burn_h: expected an integer, got a number"),
+                           (b'{"id": "r5", "hours": 3}', "hours: unexpected field")):
+        try:
+            parse("lamp_replaced", payload)
+            raise AssertionError("accepted %r" % payload)
+        except CommandError as e:
+            assert str(e) == error and e.id == payload[8:10].decode(), (str(e), e.id)

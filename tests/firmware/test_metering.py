@@ -150,3 +150,28 @@ def test_after_a_power_cut_the_counters_resume_within_the_bound():
     with open(path) as f:
         assert json.loads(f.read())["v"] == 1
     os.remove(path)
+
+
+def test_a_replaced_lamp_starts_its_burn_hours_and_cycles_again_and_keeps_them():
+    path = _tmp("replaced")
+    meter = Meter(DEVKIT_LAMP)
+    for t in range(0, 7200 * 1000 + 1, 1000):
+        meter.sample(t, 80 if t < 3600 * 1000 else (0 if t < 5400 * 1000 else 50))
+    assert meter.cycles == 2 and abs(meter.burn_hours() - 1.5) < 0.01
+    wh = meter.energy_wh()
+    meter.replace_lamp(7200 * 1000, burn_s=1800, path=path)
+    assert meter.burn_hours() == 0.5 and meter.cycles == 0 and meter.energy_wh() == wh
+    counters, problem = load(path)
+    assert problem is None and counters["burn_s"] == 1800 and counters["cycles"] == 0
+    meter.sample(7201 * 1000, 50)
+    assert meter.burn_s == 1801                       # the new lamp burns on from there
+
+
+def test_a_lamp_replacement_that_cannot_be_saved_changes_nothing():
+    meter = Meter(DEVKIT_LAMP, {"v": 1, "burn_s": 3600, "cycles": 4})
+    try:
+        meter.replace_lamp(0, path="no-such-dir/meter.json")
+        raise AssertionError("saved into a missing directory")
+    except OSError:
+        pass
+    assert meter.burn_s == 3600 and meter.cycles == 4

@@ -76,17 +76,16 @@ def street(n=11, **kw):
     return [Neighbours("lamp%d" % i, i, **kw) for i in range(n)]
 
 
-def test_each_event_acts_once_and_is_relayed_with_one_hop_less():
-    lamps = street(hops=2)
+def test_each_event_acts_once_and_is_never_relayed():
+    # every lamp of the street hears the origin itself on the shared topic: a
+    # relay there would only multiply the messages (issue 12, defect 11)
+    lamps = street()
     ev = lamps[5].announce(0)
-    assert ev == {"origin": "lamp5", "seq": 1, "pos": 5, "hops": 2}
-    light, fwd = lamps[6].receive(ev, 10)
-    assert light and fwd == {"origin": "lamp5", "seq": 1, "pos": 5, "hops": 1}
-    assert lamps[6].receive(ev, 20) == (False, None)    # the same event again: nothing
-    assert lamps[6].receive(fwd, 30) == (False, None)   # relayed back: still the same event
-    light, fwd2 = lamps[7].receive(fwd, 40)
-    assert light and fwd2 is None                       # last hop: not relayed further
-    assert lamps[5].receive(fwd, 50) == (False, None)   # its own event comes back: ignored
+    assert ev == {"origin": "lamp5", "seq": 1, "pos": 5, "hops": 1}  # hops: for older boards on the street
+    assert lamps[6].receive(ev, 10) is True
+    assert lamps[6].receive(ev, 20) is False     # the same event again: nothing
+    assert lamps[5].receive(ev, 30) is False     # its own event comes back: ignored
+    assert lamps[7].receive(dict(ev, hops=0), 40) is True  # hops does not bound a shared topic
 
 
 def test_more_lamps_light_ahead_than_behind():
@@ -99,7 +98,7 @@ def test_more_lamps_light_ahead_than_behind():
         if lamp.pos in (4, 5):
             continue
         lamp.receive(e1, 100)
-        if lamp.receive(e2, 8 * S + 100)[0]:
+        if lamp.receive(e2, 8 * S + 100):
             lit.append(lamp.pos)
     assert lit == [6, 7, 8]  # three ahead; behind, lamp 4 saw the motion itself
     assert not lamps[3].lights_here(5)
@@ -108,7 +107,7 @@ def test_more_lamps_light_ahead_than_behind():
 def test_without_a_direction_both_sides_light():
     lamps = street(ahead=2, behind=1)
     e = lamps[5].announce(0)
-    lit = [lamp.pos for lamp in lamps if lamp.pos != 5 and lamp.receive(e, 10)[0]]
+    lit = [lamp.pos for lamp in lamps if lamp.pos != 5 and lamp.receive(e, 10)]
     assert lit == [3, 4, 6, 7]
 
 
@@ -124,8 +123,7 @@ def test_direction_is_forgotten_after_the_tracking_window():
 
 def test_malformed_events_are_refused_and_change_nothing():
     lamp = Neighbours("lamp1", 1)
-    for bad, field in (({"origin": "lamp2", "seq": 1, "pos": 2, "hops": -1}, "hops"),
-                       ({"origin": "", "seq": 1, "pos": 2, "hops": 1}, "origin"),
+    for bad, field in (({"origin": "", "seq": 1, "pos": 2, "hops": 1}, "origin"),
                        ({"origin": "lamp2", "seq": "1", "pos": 2, "hops": 1}, "seq"),
                        ({"origin": "lamp2", "seq": 1, "pos": "2", "hops": 1}, "pos")):
         try:
@@ -133,7 +131,7 @@ def test_malformed_events_are_refused_and_change_nothing():
             raise AssertionError("accepted %r" % bad)
         except ValueError as e:
             assert ("event.%s" % field) in str(e)
-    assert lamp.receive({"origin": "lamp2", "seq": 1, "pos": 2, "hops": 1}, 0)[0]
+    assert lamp.receive({"origin": "lamp2", "seq": 1, "pos": 2, "hops": 1}, 0)
 
 
 def test_bad_settings_are_refused():
@@ -143,3 +141,13 @@ def test_bad_settings_are_refused():
             raise AssertionError("accepted %r" % kw)
         except ValueError as e:
             assert "presence." in str(e)
+
+
+def test_presence_needs_the_dark_the_light_sensor_sees_where_it_is_asked():
+    p = Presence(level=100, hold_ms=60 * S)
+    p.motion(0)
+    assert p.level(S, 40) == 100                      # by the program: on, so dark
+    assert p.level(S, 0) is None                      # by the program: off, so day
+    assert p.level(S, 40, dark=False) is None         # the sensor sees daylight: no boost at 40 %
+    assert p.level(S, 0, dark=True) == 100            # the sensor sees night: a boost though the program is off
+    assert p.level(S, 60, dark=True) == 100

@@ -239,6 +239,22 @@ def test_light_sensor_that_vanishes_and_returns(kind):
     assert abs(again - 300) < 3
 
 
+def test_veml7700_in_bright_light_is_corrected_for_the_chips_non_linearity():
+    # The simulated chip reads low in bright light as the real one does; the
+    # driver applies Vishay's correction (issue 12, defect 13).
+    hw, sensor, spec = light("veml7700")
+    now = 0
+    sensor.start(now)
+    for lux in (1500, 8000, 30000, 60000, 100000):
+        hw.physics.ambient_lux = lux
+        got, now = settle(sensor, now)
+        linear = sensor.range is not None and int.from_bytes(
+            hw.i2c(hw.i2c_bus, spec["address"], bytes([0x04]), 2), "little") * \
+            sensor_module(sensor).LUX_PER_COUNT[sensor.range]
+        assert linear < 0.95 * lux, f"the simulated chip is linear at {lux} lx ({linear:.0f})"
+        assert abs(got - lux) <= 0.01 * lux, (lux, got)
+
+
 def test_veml7700_that_reset_is_reported_not_read_as_night():
     hw, sensor, spec = light("veml7700")
     hw.physics.ambient_lux = 300

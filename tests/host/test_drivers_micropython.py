@@ -18,7 +18,8 @@ from host_tools.vboard.control import VBoardClient
 
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
-FILES = ["lampctl/%s.py" % m for m in ("__init__", "ticks", "sensors", "metering", "diagnostics", "board_config", "store")] + [
+FILES = ["lampctl/%s.py" % m for m in ("__init__", "ticks", "sensor_kinds", "curve", "sensors", "metering", "diagnostics",
+                                             "board_config", "store")] + [
     "lampctl/drivers/%s.py" % m for m in ("__init__", "ina219", "ina226", "bh1750", "veml7700")]
 
 # Loaded once on the board: reads that report their outcome as one JSON line.

@@ -229,6 +229,10 @@ class SimLamp:
             self.clock_offset = cmd["utc"] - int(time.time())
         elif name == "ping":
             return {"pong": self.utc()}
+        elif name == "lamp_replaced":
+            was = {"burn_h_was": round(self.burn_h, 3), "cycles_was": self.cycles}
+            self.burn_h, self.cycles = float(cmd["burn_h"]), 0
+            return was
         return None
 
     def set_program(self, doc: dict) -> None:
@@ -252,7 +256,7 @@ class SimLamp:
         if self.neighbours is None:
             return
         try:
-            light, _ = self.neighbours.receive(json.loads(payload), ticks_ms())
+            light = self.neighbours.receive(json.loads(payload), ticks_ms())
         except ValueError:
             return  # a malformed neighbour event is ignored, as by a board
         if light:
