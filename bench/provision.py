@@ -9,6 +9,7 @@ from pathlib import Path
 
 from hil_tests.rig.virtual import VirtualRig
 from host_tools.broker.local import local_broker
+from host_tools.provision.broker_load import BrokerLoad
 from host_tools.inventory import open_inventory, places
 from host_tools.inventory.gis_csv import import_csv
 from host_tools.provision import render, transfer
@@ -67,7 +68,8 @@ def measure():
             ports = {p.path: p for p in vboard_ports(rig.home)}
             firmware, version = load_firmware()
             job = Job(db=db, net=render.Network("127.0.0.1", broker.port, "METZ", "key"), firmware=firmware,
-                      firmware_version=version, street="Rue A", baud=BAUD)
+                      firmware_version=version, street="Rue A", baud=BAUD,
+                      broker=BrokerLoad(broker.files.directory, f"kill -HUP {broker.proc.pid}"))
             first = ports[vbs[0].port]
 
             one, [r] = _timed([first], job)

@@ -1,6 +1,7 @@
 """`pilotlight provision` on vboards (the same serial path as real boards), with a
 real Mosquitto running the fleet's generated accounts and ACL: after a roll-out
-the broker reloads the new accounts and every board comes online by itself."""
+each board's account is in the broker before its self-test logs in with it,
+and every board comes online by itself."""
 from __future__ import annotations
 
 import json
@@ -41,9 +42,15 @@ def fleet(tmp_path):
     broker.stop()
 
 
+def broker_args(broker) -> list[str]:
+    """Where provisioning loads each board's account before its self-test logs in."""
+    return ["--broker-host", "127.0.0.1", "--broker-port", str(broker.port),
+            "--broker-dir", str(broker.files.directory), "--broker-reload", f"kill -HUP {broker.proc.pid}"]
+
+
 def provision(db, broker, home, *args, timeout=240):
     cmd = [sys.executable, "-m", "host_tools", "provision", "--vboards", "--home", str(home), "--db", str(db),
-           "--broker-host", "127.0.0.1", "--broker-port", str(broker.port), "--wifi-ssid", "METZ-LIGHTS", *args]
+           *broker_args(broker), "--wifi-ssid", "METZ-LIGHTS", *args]
     env = dict(os.environ, PILOTLIGHT_WIFI_KEY=WIFI_KEY, COLUMNS="200")
     return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
 
@@ -106,10 +113,9 @@ def test_eight_boards_in_one_command_all_provisioned(rig, fleet, tmp_path):
     assert [b["ok"] for b in out["boards"]] == [True] * 8
     assert set(states(db).values()) == {"provisioned"} and len(states(db)) == 8
     firmware, _ = load_firmware()
-    # As after every roll-out: the broker reloads the accounts the boards were given.
+    # Provisioning loaded each board's account into the broker before its self-test logged in.
     with open_inventory(db) as inv:
         operator = credentials.ensure_fleet_account(inv, "fleet")
-        broker.reload(inv)
         password = credentials.password(inv, operator.username)
     watch = Watch(broker.port, f"pl/{SITE}/+/status", username=operator.username, password=password)
     try:
@@ -119,8 +125,8 @@ def test_eight_boards_in_one_command_all_provisioned(rig, fleet, tmp_path):
             cfg = board_config(vb.flash)
             poles.add(cfg["device"]["pole"])
             assert cfg["mqtt"]["username"] == cfg["device"]["id"] == vb.unique_id
-            with vb.control() as c:
-                c.reset()  # back from its backoff at once, with an account that now exists
+            assert [b["selftest"]["broker"] for b in out["boards"] if b["chip_id"] == vb.unique_id] == [
+                {"ok": True, "broker": f"127.0.0.1:{broker.port}", "user": vb.unique_id}]
         for vb in vbs:  # the firmware itself, with its own credentials
             watch.wait(lambda t, p, r, d=vb.unique_id: t == f"pl/{SITE}/{d}/status" and p == b"online",
                        timeout=60, what=f"{vb.name} online")
@@ -137,7 +143,7 @@ def test_power_cut_mid_sync_stays_unprovisioned_and_next_run_completes(rig, flee
     db, broker = fleet
     [vb] = rig.start(count=1, baud=115200)
     proc = subprocess.Popen([sys.executable, "-m", "host_tools", "provision", "--vboards", "--home", str(rig.home),
-                             "--db", str(db), "--broker-host", "127.0.0.1", "--broker-port", str(broker.port),
+                             "--db", str(db), *broker_args(broker),
                              "--wifi-ssid", "METZ-LIGHTS", "--street", STREET, "--json"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     staging = vb.flash / ".pl_sync.z"
@@ -167,7 +173,7 @@ def test_laptop_side_killed_mid_sync_next_run_completes(rig, fleet):
     db, broker = fleet
     [vb] = rig.start(count=1, baud=115200)
     proc = subprocess.Popen([sys.executable, "-m", "host_tools", "provision", "--vboards", "--home", str(rig.home),
-                             "--db", str(db), "--broker-host", "127.0.0.1", "--broker-port", str(broker.port),
+                             "--db", str(db), *broker_args(broker),
                              "--wifi-ssid", "METZ-LIGHTS", "--street", STREET, "--json"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     staging = vb.flash / ".pl_sync.z"

@@ -113,15 +113,12 @@ def _demo(lamps: int, keep: bool):
         env = dict(os.environ, PILOTLIGHT_WIFI_KEY="demo-wifi-key")
         _run(["provision", "--vboards", "--home", str(home), "--db", str(db), "--board-type", "esp32-devkitc",
               "--street", STREET, "--broker-host", "127.0.0.1", "--broker-port", str(broker.port),
+              # each board's account goes into the broker before its self-test logs in with it
+              "--broker-dir", str(broker.files.directory), "--broker-reload", f"kill -HUP {broker.proc.pid}",
               "--wifi-ssid", "DEMO-STREET"], env=env)
 
-        # The boards' accounts exist now: the broker reloads its password file and ACL.
-        with open_inventory(db) as inv:
-            broker.reload(inv)
         watch = Watch(broker.port, f"pl/{SITE}/#", username=fleet.username, password=fleet_password)
         stack.callback(watch.close)
-        for rig in rigs.values():
-            rig.reset()  # straight back online with the new accounts
         with console.status("waiting for every lamp to come online"):
             for dev in rigs:
                 watch.wait(lambda t, p, r, d=dev: t == topics.root(SITE, d) + "/status" and p == b"online", timeout=60)

@@ -1,7 +1,9 @@
 # The on-board self-test the provisioning tool runs after a sync, in
-# maintenance mode: the lamp ramps through its PWM, every I2C sensor of the
-# board config answers, the clock holds a plausible date, and the broker
-# accepts a TCP connection. run() returns a dict the tool prints as JSON.
+# maintenance mode: the lamp ramps through its PWM and, where a power monitor
+# is fitted, draws power at full and stops at 0; every I2C sensor of the board
+# config answers; the clock holds a plausible date; and the broker accepts the
+# board's own account (MQTT CONNECT answered by CONNACK 0). run() returns a
+# dict the tool prints as JSON.
 import machine
 import time
 
@@ -13,9 +15,32 @@ DUTY_TOLERANCE = 656        # 1% of full scale: the LEDC timer's resolution roun
 MIN_YEAR = 2024             # the RTC restarts at 2000 after a power loss
 NET_WAIT_MS = 10000
 CONNECT_TIMEOUT_S = 5
+SETTLE_MS = 500             # the driver and the monitor's averaging after a level change
+FULL_SHARE = 0.5            # at 100 % a lamp draws at least standby + half its rated span...
+OFF_SHARE = 0.1             # ...and at 0 at most standby + a tenth of it
+LOGIN_TRIES = 3             # a broker that just reread its accounts may refuse the first
 
 
-def lamp_ramp(lamp_cfg, settle_level):
+def _power_monitor(board):
+    """The board's first power monitor, ready to read, or None."""
+    from lampctl.sensors import POWER_KINDS, Sensors
+    specs = [sp for sp in board.get("sensors") or () if sp["kind"] in POWER_KINDS][:1]
+    if not specs:
+        return None
+    bus = board["i2c"]
+    i2c = machine.I2C(0, scl=machine.Pin(bus["scl"]), sda=machine.Pin(bus["sda"]), freq=bus["freq"])
+    return Sensors(i2c, specs)
+
+
+def _draw_w(lamp, level, monitor):
+    lamp.set_level(level)
+    time.sleep_ms(SETTLE_MS)
+    monitor.poll(time.ticks_ms())
+    return monitor.power_w
+
+
+def lamp_ramp(board, settle_level):
+    lamp_cfg = board["lamp"]
     lamp = Lamp(lamp_cfg, 0)
     bad = []
     for level in RAMP:
@@ -25,8 +50,24 @@ def lamp_ramp(lamp_cfg, settle_level):
         if abs(got - want) > DUTY_TOLERANCE:
             bad.append("%d%%: duty %d, expected %d" % (level, got, want))
         time.sleep_ms(100)
+    out = {"levels": list(RAMP)}  # type: dict
+    monitor = _power_monitor(board)
+    if monitor is not None:
+        # The duty read back proves only the pin: the monitor proves the lamp and its driver.
+        standby, rated = lamp_cfg["standby_power_w"], lamp_cfg["rated_power_w"]
+        full, off = _draw_w(lamp, 100, monitor), _draw_w(lamp, 0, monitor)
+        out["power_w"] = {"100": full, "0": off}
+        if full is None or off is None:
+            bad.append("power monitor: no reading (%s)" % "; ".join(e for _, e in monitor.errors()))
+        else:
+            if full < standby + FULL_SHARE * (rated - standby):
+                bad.append("100%%: the lamp draws %.1f W of its %.0f W: lamp, driver or wiring" % (full, rated))
+            if off > standby + OFF_SHARE * (rated - standby):
+                bad.append("0%%: the lamp still draws %.1f W: the driver ignores its input" % off)
     lamp.set_level(settle_level)
-    return {"ok": not bad, "levels": list(RAMP), "errors": bad}
+    out["ok"] = not bad
+    out["errors"] = bad
+    return out
 
 
 def sensors(board):
@@ -66,6 +107,37 @@ def _network_up(cfg):
     return True
 
 
+def _login(mqtt, client_id):
+    """The broker's CONNACK return code for the board's account (0: accepted)."""
+    import socket
+    from lampctl import mqtt_codec as codec
+    buf = bytearray(64 + len(client_id) + len(mqtt.get("username") or "") + len(mqtt.get("password") or ""))
+    n = codec.connect_into(buf, client_id, 30, False, mqtt.get("username"), mqtt.get("password"))
+    s = socket.socket()
+    try:
+        s.settimeout(CONNECT_TIMEOUT_S)
+        s.connect(socket.getaddrinfo(mqtt["host"], mqtt["port"])[0][-1])
+        if mqtt.get("tls"):
+            from lampctl.mqtt import tls_context
+            ctx = tls_context(mqtt["ca_file"], mqtt.get("cert_file"), mqtt.get("key_file"))
+            s = ctx.wrap_socket(s, server_hostname=mqtt["host"])
+        s.write(memoryview(buf)[:n])
+        ack = b""
+        while len(ack) < 4:
+            more = s.read(4 - len(ack))
+            if not more:
+                raise OSError("connection closed before CONNACK")
+            ack += more
+        if ack[0] != codec.CONNACK:
+            raise OSError("expected CONNACK, got packet type 0x%02x" % ack[0])
+        rc = codec.parse_connack(ack[2:4])[1]
+        if rc == 0:
+            s.write(codec.DISCONNECT_PACKET)  # a clean goodbye: no Last Will, the session left as it was
+        return rc
+    finally:
+        s.close()
+
+
 def broker(cfg):
     mqtt = cfg.get("mqtt")
     if not mqtt:
@@ -73,19 +145,20 @@ def broker(cfg):
     where = "%s:%d" % (mqtt["host"], mqtt["port"])
     if not _network_up(cfg):
         return {"ok": False, "broker": where, "error": "network not up (Wi-Fi SSID/key, or cable)"}
-    import socket
-    s = None
+    from lampctl.mqtt_codec import CONNACK_REASONS
+    rc = None
     try:
-        addr = socket.getaddrinfo(mqtt["host"], mqtt["port"])[0][-1]
-        s = socket.socket()
-        s.settimeout(CONNECT_TIMEOUT_S)
-        s.connect(addr)
-        return {"ok": True, "broker": where}
+        for _ in range(LOGIN_TRIES):
+            rc = _login(mqtt, cfg["device"]["id"])
+            if rc not in (4, 5):  # bad credentials / not authorized: maybe not loaded yet
+                break
+            time.sleep_ms(1000)
     except OSError as e:
         return {"ok": False, "broker": where, "error": "connect failed: %s" % e}
-    finally:
-        if s is not None:
-            s.close()
+    if rc:
+        return {"ok": False, "broker": where, "user": mqtt.get("username"),
+                "error": "login refused: %s" % CONNACK_REASONS.get(rc, "code %d" % rc)}
+    return {"ok": True, "broker": where, "user": mqtt.get("username")}
 
 
 def run(cfg=None):
@@ -94,7 +167,7 @@ def run(cfg=None):
         cfg = config.load()
     board = cfg["board"]
     out = {}
-    for name, check in (("lamp", lambda: lamp_ramp(board["lamp"], cfg["failsafe_level"])),
+    for name, check in (("lamp", lambda: lamp_ramp(board, cfg["failsafe_level"])),
                         ("sensors", lambda: sensors(board)), ("clock", clock), ("broker", lambda: broker(cfg))):
         try:
             out[name] = check()

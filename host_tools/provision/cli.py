@@ -16,6 +16,7 @@ from ..paths import state_home
 from . import labels, render
 from .flow import Job, load_firmware
 from .micropython_step import Plan
+from .broker_load import BrokerLoad
 from .parallel import provision_all, summary_table
 from .ports import PortError, explicit_port, usb_ports, vboard_ports
 
@@ -86,6 +87,12 @@ def _wifi_key(key_file: Path | None) -> str | None:
               envvar="PILOTLIGHT_BROKER_TLS_DIR",
               help="The broker's TLS folder (<broker dir>/tls from `broker config --tls-port`): each board gets "
                    "the fleet CA, its own client certificate and key on flash and connects with TLS.")
+@click.option("--broker-dir", type=click.Path(path_type=Path, file_okay=False), envvar="PILOTLIGHT_BROKER_DIR",
+              default=None, help="The broker's files (`pilotlight broker config`): each board's new account goes "
+                                 "there before its self-test logs in [$PILOTLIGHT_BROKER_DIR].")
+@click.option("--broker-reload", envvar="PILOTLIGHT_BROKER_RELOAD", default=None, metavar="COMMAND",
+              help="Makes the running broker reread its files, e.g. 'systemctl reload mosquitto' "
+                   "[$PILOTLIGHT_BROKER_RELOAD].")
 @click.option("--wifi-ssid", envvar="PILOTLIGHT_WIFI_SSID", default=None, help="The site's Wi-Fi (Wi-Fi boards).")
 @click.option("--wifi-key-file", type=click.Path(path_type=Path, dir_okay=False, exists=True), default=None,
               help=f"File holding the Wi-Fi key [or ${WIFI_KEY_ENV}]; never on the command line.")
@@ -101,18 +108,22 @@ def _wifi_key(key_file: Path | None) -> str | None:
               help="Cap the flashing baud rate (default: the fastest the USB-UART bridge holds).")
 @click.option("--json", "as_json", is_flag=True, help="A machine-readable report on stdout (bars on stderr).")
 def provision(port_args, vboards, home, list_only, db, board_type, pole, pole_label, street, district,
-              broker_host, broker_port, tls_dir, wifi_ssid, wifi_key_file, baud, dry_run, labels_dir, label_format,
-              flash, flash_baud, as_json):
+              broker_host, broker_port, tls_dir, broker_dir, broker_reload, wifi_ssid, wifi_key_file, baud, dry_run,
+              labels_dir, label_format, flash, flash_baud, as_json):
     """Provision boards: identify, bind to a pole, write firmware + config, self-test.
 
     \b
     Plug the boards into the hub, then one command does them all in parallel:
       pilotlight provision --street "Rue Serpenoise" --broker-host mqtt.metz.example \\
+          --broker-dir /etc/mosquitto/pilotlight --broker-reload "systemctl reload mosquitto" \\
           --wifi-ssid METZ-LIGHTS --board-type esp32-devkitc --labels labels/
     \b
     Boards that talk to the broker over TLS (certificates from the fleet's CA):
       pilotlight provision --street "Rue Serpenoise" --broker-host mqtt.metz.example \\
           --broker-port 8883 --tls-dir ~/.pilotlight/broker/tls ...
+    \b
+    The self-test logs in to the broker with the board's new account, so the
+    broker must know it first: --broker-dir and --broker-reload load it there.
     \b
     One board onto a known pole (or scan the pole's label):
       pilotlight provision --port /dev/serial/by-path/...-port0 --pole MZ-00012 ...
@@ -155,6 +166,8 @@ def provision(port_args, vboards, home, list_only, db, board_type, pole, pole_la
         raise click.UsageError("give --pole or --street, not both")
     if not broker_host:
         raise click.UsageError("--broker-host is needed: the address the boards will reach the broker at")
+    if (broker_dir is None) != (broker_reload is None):
+        raise click.UsageError("give --broker-dir and --broker-reload together: the broker must reread what is written")
     db = db or default_path()
     if not db.exists():
         raise click.ClickException(f"{db}: no inventory here: create it with `pilotlight inventory init` and import "
@@ -164,6 +177,7 @@ def provision(port_args, vboards, home, list_only, db, board_type, pole, pole_la
     plan = _micropython_plan(ports, board_type, flash, home, flash_baud, console)
     job = Job(db=db, firmware=firmware, firmware_version=version, board_type=board_type,
               pole=pole, street=street, district=district, baud=baud, dry_run=dry_run,
+              broker=BrokerLoad(broker_dir, broker_reload) if broker_dir else None,
               net=render.Network(broker_host, broker_port, wifi_ssid, _wifi_key(wifi_key_file), tls_dir),
               micropython=plan)
     results = provision_all(ports, job, console)

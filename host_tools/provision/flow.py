@@ -23,6 +23,7 @@ from ..inventory.errors import InventoryError, NotFound
 from ..paths import FIRMWARE
 from . import micropython_step, render, tls_bundle, transfer
 from .flasher import FlashError
+from .broker_load import BrokerLoad, BrokerLoadError
 from .ports import Port
 from .session import BoardError, NoAnswer, Session
 
@@ -49,6 +50,7 @@ class Job:
     actor: str | None = None
     dry_run: bool = False
     micropython: micropython_step.Plan | None = None   # the pinned MicroPython, and whether to flash it
+    broker: BrokerLoad | None = None    # loads a board's new account before its self-test
 
 
 @dataclass
@@ -119,7 +121,8 @@ def provision_board(port: Port, job: Job, progress: Progress | None = None) -> R
         run.result.needs_flash = not job.dry_run and run.result.flashed is None
         run.failed(str(e))
     except (NoAnswer, BoardError, TimeoutError, transfer.SyncError, ProvisionError, render.RenderError,
-            InventoryError, BoardTypeError, tls_bundle.TlsBundleError, FlashError, OSError, ValueError) as e:
+            InventoryError, BoardTypeError, tls_bundle.TlsBundleError, FlashError, BrokerLoadError, OSError,
+            ValueError) as e:
         run.failed(str(e) or type(e).__name__)
     finally:
         run.result.seconds = round(time.monotonic() - t0, 3)
@@ -162,8 +165,12 @@ class _Run:
                 return
             self.attempt = boards.start_attempt(inv, board.chip_id, port=self.port.path, actor=job.actor)
             self.sync(session, inv, board, files)
-            self.self_test(session)
+            # The board holds its new password now: the broker learns it before the self-test logs in.
             credentials.set_password(inv, account.username, password)
+            if job.broker is not None:
+                self.step("broker")
+                job.broker.load(inv)
+            self.self_test(session)
             self.step("restart")
             session.leave()
             result.bytes_sent = session.bytes_sent
