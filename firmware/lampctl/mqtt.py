@@ -200,7 +200,10 @@ class MQTTClient:
         self._ping_pending = False
         self._tasks = [asyncio.create_task(self._guard(self._reader())),
                        asyncio.create_task(self._guard(self._keepalive()))]
-        if self._subs and (self.clean_session or not session_present):
+        # Even when the broker kept a session: it may not hold our subscriptions (one
+        # made by another login with this id, as the provisioning self-test's), and
+        # subscribing again only replaces them.
+        if self._subs:
             await self._send_subscribe()
         # Resend what the broker has not acknowledged, oldest first; loop until
         # none is left unsent on this connection, then accept new publishes.
