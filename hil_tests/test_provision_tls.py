@@ -22,6 +22,7 @@ class TlsOnly:
 
     def __init__(self, broker):
         self.port = broker.tls_port
+        self.files, self.proc = broker.files, broker.proc  # where provisioning loads the board's account
 
 
 def test_a_board_provisioned_for_tls_comes_online_over_tls_by_itself(rig, tmp_path):
