@@ -23,8 +23,10 @@ LOGIN_TRIES = 3             # a broker that just reread its accounts may refuse 
 
 def _power_monitor(board):
     """The board's first power monitor, ready to read, or None."""
-    from lampctl.sensors import POWER_KINDS, Sensors
-    specs = [sp for sp in board.get("sensors") or () if sp["kind"] in POWER_KINDS][:1]
+    from lampctl import sensor_kinds
+    from lampctl.sensors import Sensors
+    specs = [sp for sp in board.get("sensors") or ()
+             if sensor_kinds.KINDS.get(sp["kind"], ("",))[0] == sensor_kinds.POWER][:1]
     if not specs:
         return None
     bus = board["i2c"]
