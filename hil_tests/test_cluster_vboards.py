@@ -8,6 +8,7 @@ import json
 import pytest
 
 from hil_tests.fleet_bed import RabbitClusterBed
+from hil_tests.support.broker_hook import BrokerHook
 from hil_tests.test_provision import SITE, STREET, provision
 from host_tools.broker import credentials, rabbitmq
 from host_tools.fleet.watch import Watch
@@ -19,8 +20,9 @@ pytestmark = [pytest.mark.needs_flash,
 
 
 class Node:
-    def __init__(self, port):
+    def __init__(self, port, reload_command):
         self.port = port
+        self.reload_command = reload_command   # loads each board's account before its self-test
 
 
 def test_vboards_on_one_node_are_run_from_the_other(rig, tmp_path):
@@ -36,13 +38,17 @@ def test_vboards_on_one_node_are_run_from_the_other(rig, tmp_path):
     cluster = RabbitClusterBed.shared(tmp_path)
     boards_node, fleet_node = cluster.nodes
     vbs = rig.start(count=2)
-    run = provision(db, Node(boards_node.mqtt_port), rig.home, "--street", STREET, "--json")
+
+    def load():
+        with open_inventory(db) as inv:
+            cluster.load(inv, prune=False)      # the boards' new accounts, before each self-test logs in
+
+    with BrokerHook(tmp_path / "hook", load) as hook:
+        run = provision(db, Node(boards_node.mqtt_port, hook.command), rig.home, "--street", STREET, "--json")
     assert run.returncode == 0 and all(b["ok"] for b in json.loads(run.stdout)["boards"]), run.stdout + run.stderr
-    with open_inventory(db) as inv:
-        cluster.load(inv, prune=False)          # the boards' new accounts, as after every roll-out
     watch = Watch(fleet_node.mqtt_port, f"pl/{SITE}/#", username=operator.username, password=password)
     try:
-        for vb in vbs:
+        for vb in vbs:  # retained messages stay on the node that took them: node 1 hears live ones only
             with vb.control() as c:
                 c.reset()
         for vb in vbs:

@@ -43,9 +43,12 @@ def fleet(tmp_path):
 
 
 def broker_args(broker) -> list[str]:
-    """Where provisioning loads each board's account before its self-test logs in."""
-    return ["--broker-host", "127.0.0.1", "--broker-port", str(broker.port),
-            "--broker-dir", str(broker.files.directory), "--broker-reload", f"kill -HUP {broker.proc.pid}"]
+    """Where provisioning loads each board's account before its self-test logs in:
+    a Mosquitto's files and its reload, or the broker's own load command."""
+    where = ["--broker-host", "127.0.0.1", "--broker-port", str(broker.port)]
+    if hasattr(broker, "reload_command"):
+        return where + ["--broker-reload", broker.reload_command]
+    return where + ["--broker-dir", str(broker.files.directory), "--broker-reload", f"kill -HUP {broker.proc.pid}"]
 
 
 def provision(db, broker, home, *args, timeout=240):

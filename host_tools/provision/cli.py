@@ -91,7 +91,8 @@ def _wifi_key(key_file: Path | None) -> str | None:
               default=None, help="The broker's files (`pilotlight broker config`): each board's new account goes "
                                  "there before its self-test logs in [$PILOTLIGHT_BROKER_DIR].")
 @click.option("--broker-reload", envvar="PILOTLIGHT_BROKER_RELOAD", default=None, metavar="COMMAND",
-              help="Makes the running broker reread its files, e.g. 'systemctl reload mosquitto' "
+              help="Makes the running broker reread its files, e.g. 'systemctl reload mosquitto'; alone, a "
+                   "command that loads the inventory ($PILOTLIGHT_INVENTORY) into the broker "
                    "[$PILOTLIGHT_BROKER_RELOAD].")
 @click.option("--wifi-ssid", envvar="PILOTLIGHT_WIFI_SSID", default=None, help="The site's Wi-Fi (Wi-Fi boards).")
 @click.option("--wifi-key-file", type=click.Path(path_type=Path, dir_okay=False, exists=True), default=None,
@@ -166,8 +167,8 @@ def provision(port_args, vboards, home, list_only, db, board_type, pole, pole_la
         raise click.UsageError("give --pole or --street, not both")
     if not broker_host:
         raise click.UsageError("--broker-host is needed: the address the boards will reach the broker at")
-    if (broker_dir is None) != (broker_reload is None):
-        raise click.UsageError("give --broker-dir and --broker-reload together: the broker must reread what is written")
+    if broker_dir is not None and broker_reload is None:
+        raise click.UsageError("--broker-dir needs --broker-reload: the broker must reread what is written there")
     db = db or default_path()
     if not db.exists():
         raise click.ClickException(f"{db}: no inventory here: create it with `pilotlight inventory init` and import "
@@ -177,7 +178,7 @@ def provision(port_args, vboards, home, list_only, db, board_type, pole, pole_la
     plan = _micropython_plan(ports, board_type, flash, home, flash_baud, console)
     job = Job(db=db, firmware=firmware, firmware_version=version, board_type=board_type,
               pole=pole, street=street, district=district, baud=baud, dry_run=dry_run,
-              broker=BrokerLoad(broker_dir, broker_reload) if broker_dir else None,
+              broker=BrokerLoad(broker_dir, broker_reload) if broker_reload else None,
               net=render.Network(broker_host, broker_port, wifi_ssid, _wifi_key(wifi_key_file), tls_dir),
               micropython=plan)
     results = provision_all(ports, job, console)
