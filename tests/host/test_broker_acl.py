@@ -11,6 +11,7 @@ import subprocess
 import sys
 import threading
 import uuid
+from pathlib import Path
 
 import paho.mqtt.client as mqtt
 import pytest
@@ -224,6 +225,39 @@ def test_broker_up_serves_the_fleet_until_ctrl_c(fleet, tmp_path):
         proc.send_signal(signal.SIGINT)
         assert proc.wait(10) == 0
     finally:
-        proc.kill()
-        proc.wait()
+        if proc.poll() is None:        # a failed step: SIGTERM still stops its Mosquitto (SIGKILL would orphan it)
+            proc.terminate()
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
     assert stat.S_IMODE((tmp_path / "b" / "passwd").stat().st_mode) == 0o600
+
+
+def test_sigterm_to_broker_up_stops_its_mosquitto(fleet, tmp_path):
+    inv, _, _ = fleet
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "host_tools", "broker", "--db", str(inv.path), "up", "--port",
+                             str(port), "--dir", str(tmp_path / "b")], cwd=REPO, stderr=subprocess.PIPE,
+                            stdout=subprocess.DEVNULL, text=True)
+    try:
+        for line in proc.stderr:
+            if "listening" in line:
+                break
+        children = [int(p) for p in Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()]
+        assert children, "mosquitto should be running under `broker up`"
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(15)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert not [c for c in children if _running(c)], "mosquitto left running"
+
+
+def _running(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
