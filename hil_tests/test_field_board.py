@@ -131,3 +131,34 @@ def test_over_temperature_only_from_a_calibrated_chip(rig, tmp_path, broker):
     watch.close()
     c.close()
     c_plain.close()
+
+
+@pytest.mark.needs_boot_button
+@pytest.mark.needs_clock_jump
+@pytest.mark.needs_reset
+def test_safe_mode_announces_itself_and_keeps_the_repl(rig, tmp_path, broker):
+    """Defect 13: the fleet sees a board in safe mode (an event, mode "safe" in
+    its retained state, online with its Last Will), and the REPL stays free."""
+    (board,) = rig.start("safe")
+    dev = board.unique_id
+    root = f"pl/test/{dev}"
+    watch = Watch(broker.port)
+    cfg = render_config(device={"id": dev, "site": "test"}, location=PARIS, default_level=30, failsafe_level=70,
+                        mqtt={"host": "127.0.0.1", "port": broker.port, "keepalive_s": 5})
+    deploy_firmware(board.port, tmp_path, cfg)
+    c = board.control()
+    c.set_clock(NIGHT)
+    c.set_pin(0, False)  # the safe-mode button held through a reset
+    c.reset()
+    event = watch.wait_json("/event", lambda d: d["kind"] == "safe_mode", timeout=20)
+    assert event["reason"] == "safe_mode_pin" and event["ts"] >= NIGHT
+    state = watch.wait_json("/state", lambda d: d["mode"] == "safe")
+    assert state["level"] == 70 and state["fw"]
+    watch.wait(lambda t, p, r: t == root + "/status" and p == b"online", what="status online")
+    out = mpremote(board.port, "exec", "from lampctl import early\nprint(early.link.online)").stdout.split()
+    assert out == ["True"], out  # the technician's REPL, while the fleet knows
+    c.set_pin(0, True)
+    c.reset()
+    watch.wait_json("/state", lambda d: d["mode"] == "schedule" and d["level"] == 30)
+    watch.close()
+    c.close()

@@ -61,14 +61,23 @@ def stopped():
 
 def safe_mode():
     """The lamp stays at the level boot.py set; only the network comes up, so
-    a technician can reach the REPL (serial or WebREPL) and recover the board."""
+    a technician can reach the REPL (serial or WebREPL) and recover the board,
+    and the fleet hears of it (lampctl.safe_announce, in the background)."""
     global link
     try:
         from lampctl.link import Link
-        link = Link(config.load(), None, None)
+        cfg = config.load()
+        link = Link(cfg, None, None)
         link.start()  # brings the interface up, nothing else
     except Exception as e:
         print("pilotlight: safe mode without network:", e)
+        return
+    count = crashes()
+    try:
+        from lampctl import safe_announce
+        safe_announce.start(cfg, link, "crashes" if count >= SAFE_AFTER_CRASHES else "safe_mode_pin", count)
+    except Exception as e:
+        print("pilotlight: safe mode not announced:", e)
 
 
 def crashed(exc):
