@@ -36,7 +36,7 @@ demo: setup
 WORKERS ?= 4
 JUNIT   ?= build/junit.xml
 test: setup check
-	$(PY) -m pytest -n $(WORKERS) --dist worksteal --junitxml=$(JUNIT)
+	$(PY) -m pytest -n $(WORKERS) --dist loadgroup --junitxml=$(JUNIT)
 
 # The whole HIL suite on the serial target, vboards standing in for the bench.
 hil-serial: setup

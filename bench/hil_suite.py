@@ -12,7 +12,7 @@ WORKERS = os.environ.get("WORKERS", "4")
 
 def measure():
     start = time.monotonic()
-    run = subprocess.run([sys.executable, "-m", "pytest", "hil_tests", "-q", "-n", WORKERS, "--dist", "worksteal",
+    run = subprocess.run([sys.executable, "-m", "pytest", "hil_tests", "-q", "-n", WORKERS, "--dist", "loadgroup",
                           "-p", "no:cacheprovider"], capture_output=True, text=True)
     wall = time.monotonic() - start
     if run.returncode:

@@ -41,6 +41,7 @@ def _rig_class(config):
 
 
 def pytest_collection_modifyitems(config, items):
+    _one_worker_per_shared_fixture(items)
     rig = _rig_class(config)
     has = rig.capabilities_for(config.getoption("--rig-i2c")) if hasattr(rig, "capabilities_for") \
         else rig.capabilities
@@ -52,6 +53,18 @@ def pytest_collection_modifyitems(config, items):
         missing = unmet(needs, has)
         if missing:
             item.add_marker(pytest.mark.skip(reason=reason(rig.target, missing)))
+
+
+def _one_worker_per_shared_fixture(items):
+    """Under pytest-xdist (`--dist loadgroup`), the tests of a module that share
+    a module- or session-scoped fixture (a simulated district, say) run on one
+    worker: every worker would otherwise build its own copy."""
+    for item in items:
+        defs = getattr(item, "_fixtureinfo", None)
+        shared = defs and any(d[-1].scope in ("module", "package", "session") and d[-1].baseid
+                              for d in defs.name2fixturedefs.values())
+        if shared:
+            item.add_marker(pytest.mark.xdist_group(item.module.__name__))
 
 
 @pytest.fixture
