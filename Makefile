@@ -44,7 +44,7 @@ hil-serial: setup
 
 # A simulated week on one board, in compressed time (nights, outages, commands, a power cut a night).
 hil-soak: setup
-	$(PY) -m pytest hil_tests/soak --soak -p no:randomly --junitxml=build/junit-soak.xml
+	$(PY) -m pytest hil_tests/soak --soak --junitxml=build/junit-soak.xml
 
 # The firmware against the ESP32's real API (the stubs), and through mpy-cross.
 check: setup
