@@ -88,6 +88,24 @@ def test_a_timed_override_sent_while_the_clock_is_unknown_ends_after_its_duratio
         fleet.close()
 
 
+@pytest.mark.needs_clock_jump
+@pytest.mark.needs_reset
+def test_a_time_server_that_lost_its_own_time_is_not_believed(rig, tmp_path, broker):
+    # the RTC and the NTP server both at 2000 (a server reset without its own clock)
+    board, c, fleet = _online(rig, tmp_path, broker, "ntp2000", clock=YEAR_2000 + 60, default_level=40)
+    try:
+        fleet.wait_json("state", lambda d: d["mode"] == "failsafe")
+        fleet.drain(3.0)  # the link has synced with that server meanwhile
+        last = fleet.uplinks("state")[-1]
+        assert last["clock"] == "unknown" and last["mode"] == "failsafe", f"a time from 2000 was believed: {last}"
+        mark = len(fleet.seen)
+        fleet.publish(f"{fleet.root}/cmd/time", {"id": "old", "utc": 1735689600})  # 2025-01-01
+        ack = fleet.wait_json("ack", lambda d: d["id"] == "old", after=mark)
+        assert ack["ok"] is False and ack["error"].startswith("utc: 1735689600 is before 2026-01-01"), ack
+    finally:
+        fleet.close()
+
+
 # --- defect 4: every key the config command accepts takes effect at once -------------------------------------
 def test_every_config_key_has_an_end_to_end_test_here():
     keys = set(firmware_module("commands").CONFIG_KEYS)

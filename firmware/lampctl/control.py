@@ -161,6 +161,11 @@ class Controller:
         self.wake.set()
 
     def clock_set(self, utc, source):
+        """The time from NTP or a command; False (nothing changed) for a time
+        before store.EARLIEST_VALID: a server that lost its own time (the 2000
+        a reset RTC restarts at) must not pass for a clock and light the wrong night."""
+        if utc < store.EARLIEST_VALID:
+            return False
         clock.set_utc(utc)
         self.state.clock_synced = int(utc)
         self.state.clock_source = source
@@ -168,6 +173,7 @@ class Controller:
         self.next_change = 0
         self.persist()
         self.wake.set()
+        return True
 
     # --- outputs --------------------------------------------------------------
     def utc(self):

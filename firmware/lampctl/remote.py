@@ -127,7 +127,8 @@ class Remote:
         elif name == "identify":
             ctl.identify(cmd["duration_s"] * 1000)
         elif name == "time":
-            ctl.clock_set(cmd["utc"], "command")
+            if not ctl.clock_set(cmd["utc"], "command"):
+                raise ValueError("utc: %d is before 2026-01-01, earlier than this board believes" % cmd["utc"])
         elif name == "lamp_replaced":
             try:
                 return self.sensing.lamp_replaced(cmd["burn_h"])
