@@ -70,7 +70,6 @@ class RabbitClusterBed:
     broker goes away and comes back)."""
 
     _cluster: RabbitCluster | None = None
-    connect_timeout_s = 600     # RabbitMQ 3.10 logs in ~35 lamps/s here (docs/scale.md), Mosquitto ~1,700
 
     def __init__(self, inv, directory: Path):
         cluster = self.shared(directory)
@@ -171,7 +170,7 @@ def make_bed(home: Path, kind: str, lamps: int, processes: int = 2, tele_s: floa
     sim = SimFleet(home / "sim", configs, processes=processes, tele_s=tele_s,
                    clock_offset=NIGHT - int(time.time()), backoff_max=5.0)
     sim.start()
-    sim.wait_connected(timeout=getattr(broker, "connect_timeout_s", 120))
+    sim.wait_connected(timeout=120)
     return FleetBed(home, db, broker, sim, configs, logins["operator"], logins["monitor"], logins["observer"])
 
 

@@ -72,7 +72,7 @@ def assert_flash_holds_bundle(flash: Path, firmware: dict[str, bytes]) -> None:
     (its outbox, counters) may appear once it runs, but no module we did not put there."""
     for path, data in firmware.items():
         assert (flash / path).read_bytes() == data, path
-    code = {p for p in flash_files(flash) if p.endswith((".py", ".mpy")) or p.startswith("lampctl/")}
+    code = {p for p in flash_files(flash) if p.endswith((".py", ".mpy")) or p.startswith(("lampctl/", "app/"))}
     assert code == set(firmware)
     assert (flash / "config.json").is_file() and not (flash / "maintenance").exists()
 
@@ -262,15 +262,15 @@ def test_dry_run_masks_secrets_and_changes_nothing(rig, fleet):
     assert provision(db, broker, rig.home, "--street", STREET).returncode == 0
     firmware, _ = load_firmware()
     before = {p: (vb.flash / p).read_bytes() for p in [*firmware, "config.json"]}
-    (vb.flash / "lampctl" / "lamp.mpy").write_bytes(b"stale")   # something a real run would fix
+    (vb.flash / "app/a/lampctl/lamp.mpy").write_bytes(b"stale")   # something a real run would fix
     run = provision(db, broker, rig.home, "--dry-run")
     assert run.returncode == 0, run.stdout + run.stderr
     assert '"password": "********"' in run.stdout and '"wifi_key": "********"' in run.stdout
     assert "would copy 2 file(s)" in run.stdout     # lamp.mpy, and config.json: a real run rotates the password
     assert_no_secret(run, db, [vb.flash])
-    assert (vb.flash / "lampctl" / "lamp.mpy").read_bytes() == b"stale"
-    assert {p: (vb.flash / p).read_bytes() for p in before if p != "lampctl/lamp.mpy"} == \
-        {p: b for p, b in before.items() if p != "lampctl/lamp.mpy"}
+    assert (vb.flash / "app/a/lampctl/lamp.mpy").read_bytes() == b"stale"
+    assert {p: (vb.flash / p).read_bytes() for p in before if p != "app/a/lampctl/lamp.mpy"} == \
+        {p: b for p, b in before.items() if p != "app/a/lampctl/lamp.mpy"}
     assert set(states(db).values()) == {"provisioned"}
     moved = provision(db, broker, rig.home, "--dry-run", "--pole-label", f"pilotlight:{SITE}/P-05")
     assert moved.returncode == 0 and '"pole": "P-05"' in moved.stdout    # a scanned label names the pole

@@ -65,7 +65,7 @@ def test_hung_control_task_is_reset_by_the_watchdog_and_the_lamp_relights(rig, t
 @pytest.mark.needs_boot_button
 def test_three_crashes_in_a_row_bring_up_safe_mode_and_a_technician_recovers(rig, tmp_path):
     board, c = _board(rig, tmp_path, "crashy")
-    module = board.flash / "lampctl" / "sensing.mpy"
+    module = board.flash / "app/a/lampctl/sensing.mpy"
     good = module.read_bytes()
     module.write_bytes(b"M\x06garbage")  # a botched update: boot.py is fine, the app cannot import
     boots = c.status()["boots"]

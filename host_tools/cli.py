@@ -9,6 +9,7 @@ from .inventory.cli import inventory
 from .micropython.cli import firmware
 from .provision.cli import provision
 from .reports.cli import report
+from .release.cli import release
 from .vboard.cli import vboard
 
 
@@ -34,6 +35,7 @@ register_fleet(cli)
 cli.add_command(audit)
 cli.add_command(report)
 cli.add_command(firmware)
+cli.add_command(release)
 
 
 def main():

@@ -40,7 +40,7 @@ def shutdown():
         sensing.save_counters()
 
 
-def connect(cfg, ctl, sensing, events):
+def connect(cfg, ctl, sensing, events, fed):
     """The network side: link, MQTT client, uplink and commands (only when the
     board has a broker configured; an offline board loads none of it)."""
     import gc
@@ -49,6 +49,7 @@ def connect(cfg, ctl, sensing, events):
     from lampctl.mqtt import MQTTClient, tls_context
     from lampctl.remote import Remote
     from lampctl.resolver import address
+    from lampctl import release
     from lampctl.uplink import Uplink
     dev, m = cfg["device"], cfg["mqtt"]
     root = topics.root(dev["site"], dev["id"])
@@ -69,17 +70,30 @@ def connect(cfg, ctl, sensing, events):
         asyncio.create_task(client.publish(root + "/status", b"online", qos=1, retain=True))
 
     client.on_connect = on_connect
-    return (link.run(), client.run(), uplink.run(), remote.run())
+    tasks = [link.run(), client.run(), uplink.run(), remote.run()]
+    if release.boot_work():
+        from lampctl import ota_boot
+        tasks.append(ota_boot.run(fed, client, events))
+    return tasks
 
 
 async def main(cfg, ctl, sensing, events):
     wdt = machine.WDT(timeout=cfg["wdt_ms"])
     asyncio.create_task(sensing.run())
     if cfg.get("mqtt"):
-        for task in connect(cfg, ctl, sensing, events):
+        from lampctl.release import Fed
+        fed = Fed(wdt)  # its feeds show the control loop alive, for an update's confirmation
+        for task in connect(cfg, ctl, sensing, events, fed):
             asyncio.create_task(task)
+        await ctl.run(fed)
+        return
     await ctl.run(wdt)
 
 
 def run():
+    from lampctl import release
+    if release.update_boot():  # an update is pending: this boot runs it (lampctl.updater)
+        from lampctl import updater
+        updater.run(build)
+        return
     asyncio.run(main(*build()))

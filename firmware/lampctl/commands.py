@@ -148,7 +148,21 @@ def _ping(c):
 
 
 def _ota(c):
-    raise ValueError("ota: not supported yet")
+    # the release is checked by the board itself (signature, release number):
+    # here only the form of the command (docs/ota.md)
+    _fields(c, ("version", "manifest", "sha256", "probation_s"))
+    for key in ("version", "manifest", "sha256"):
+        if key not in c:
+            raise ValueError("%s: missing" % key)
+    _check("version", c["version"], "str", 1, 32)
+    url = _check("manifest", c["manifest"], "str", 12, 200)
+    if not (url.startswith("http://") or url.startswith("https://")) or url.endswith("/"):
+        raise ValueError("manifest: expected the http(s) URL of a release's manifest.json")
+    sha = _check("sha256", c["sha256"], "str", 64, 64)
+    if sha.strip("0123456789abcdef"):
+        raise ValueError("sha256: expected 64 lowercase hex digits")
+    return {"version": c["version"], "manifest": url, "sha256": sha,
+            "probation_s": _check("probation_s", c.get("probation_s", 300), "int", 20, 3600)}
 
 
 CHECKS = {

@@ -97,9 +97,10 @@ class Remote:
             self.uplink.ack(cmd["id"], False, str(e))
             return
         self.recent.add(cmd["id"])
+        restart = extra.pop("restart", False)  # an update starts in a fresh heap (release.preload)
         self.uplink.ack(cmd["id"], True, **extra)
-        if cmd["cmd"] == "reboot":
-            await asyncio.sleep(cmd["delay_s"])
+        if cmd["cmd"] == "reboot" or restart:
+            await asyncio.sleep(cmd.get("delay_s", 0))
             if token is not None:
                 await self.client.puback(token)  # else the broker delivers it again after the reset
             for _ in range(40):  # up to 2 s for the ack to reach the broker
@@ -136,6 +137,9 @@ class Remote:
                 raise ValueError("lamp_replaced: counters not saved (%s)" % e)
         elif name == "ping":
             return {"pong": ctl.utc()}
+        elif name == "ota":
+            from lampctl import release
+            return release.start(cmd)
 
     # --- neighbour presence -------------------------------------------------------
     def announce(self):

@@ -9,7 +9,7 @@ import gc
 import json
 import time
 
-from lampctl import VERSION
+from lampctl import VERSION, release
 from lampctl.digest import config_hash
 from lampctl.outbox import EVENT, TELE, Outbox
 
@@ -84,6 +84,7 @@ class Uplink:
         body["config_hash"] = self.config_hash
         body["fw"] = VERSION
         body["faults"] = self.sensing.diag.active()
+        body["ota"] = release.state()
         return body
 
     def tele(self):

@@ -60,6 +60,23 @@ def _streets(db: Path, poles: list[str]) -> dict[str, str]:
         return {p: places.get_pole(inv, p).street for p in poles}
 
 
+def _firmware(release_no, releases, key_path, console):
+    """The files to write: a signed release or the source build, with the release key."""
+    from ..release import build as builds, keys
+    folder = None
+    try:
+        if release_no is not None:
+            folder = builds.load(releases or builds.default_dir(), release_no).path
+        path = key_path or keys.default_dir() / keys.PUBLIC
+        key = keys.load_public_hex(path) if key_path or path.exists() else None
+    except (builds.ReleaseError, keys.ReleaseKeyError) as e:
+        raise click.ClickException(str(e)) from None
+    if key is None:
+        console.print("note: no release key (pilotlight release keygen): these boards cannot take updates "
+                      "over the air until provisioned with one")
+    return load_firmware(folder, key)
+
+
 def _wifi_key(key_file: Path | None) -> str | None:
     if key_file:
         return key_file.read_text().strip()
@@ -107,10 +124,17 @@ def _wifi_key(key_file: Path | None) -> str | None:
                    "vendor image or another MicroPython release. Asked interactively when left out.")
 @click.option("--flash-baud", type=click.IntRange(115200, 3000000), default=None,
               help="Cap the flashing baud rate (default: the fastest the USB-UART bridge holds).")
+@click.option("--release", "release_no", type=int, default=None,
+              help="Install this signed release (pilotlight release build) instead of the app built from source.")
+@click.option("--releases", type=click.Path(path_type=Path, file_okay=False), default=None,
+              help="The release store [~/.pilotlight/releases].")
+@click.option("--release-key", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="The fleet's release public key for over-the-air updates "
+                   "[~/.pilotlight/release-key/release.pub when it exists].")
 @click.option("--json", "as_json", is_flag=True, help="A machine-readable report on stdout (bars on stderr).")
 def provision(port_args, vboards, home, list_only, db, board_type, pole, pole_label, street, district,
               broker_host, broker_port, tls_dir, broker_dir, broker_reload, wifi_ssid, wifi_key_file, baud, dry_run,
-              labels_dir, label_format, flash, flash_baud, as_json):
+              labels_dir, label_format, flash, flash_baud, release_no, releases, release_key, as_json):
     """Provision boards: identify, bind to a pole, write firmware + config, self-test.
 
     \b
@@ -174,7 +198,7 @@ def provision(port_args, vboards, home, list_only, db, board_type, pole, pole_la
         raise click.ClickException(f"{db}: no inventory here: create it with `pilotlight inventory init` and import "
                                    f"the poles first (or give --db)")
     t0 = time.monotonic()
-    firmware, version = load_firmware()
+    firmware, version = _firmware(release_no, releases, release_key, console)
     plan = _micropython_plan(ports, board_type, flash, home, flash_baud, console)
     job = Job(db=db, firmware=firmware, firmware_version=version, board_type=board_type,
               pole=pole, street=street, district=district, baud=baud, dry_run=dry_run,

@@ -20,7 +20,6 @@ from ..broker import credentials
 from ..firmware_build import build
 from ..inventory import boards, groups, open_inventory, places
 from ..inventory.errors import InventoryError, NotFound
-from ..paths import FIRMWARE
 from . import micropython_step, render, tls_bundle, transfer
 from .flasher import FlashError
 from .broker_load import BrokerLoad, BrokerLoadError
@@ -29,6 +28,7 @@ from .session import BoardError, NoAnswer, Session
 
 SELFTEST = "import json\nfrom lampctl import selftest\nprint(json.dumps(selftest.run()))"
 PLACEHOLDER_PASSWORD = "not-made-in-a-dry-run"   # a dry run makes no password; masked anyway
+OTA_KEY = "ota.pub"                               # the fleet's release key, as firmware/lampctl/ota.py reads it
 
 
 class ProvisionError(Exception):
@@ -79,21 +79,20 @@ class Result:
 Progress = Callable[[str, float], None]   # (step, fraction of the sync done)
 
 
-def load_firmware() -> tuple[dict[str, bytes], str]:
-    """The compiled firmware in memory ({board path: bytes}) and its version: the firmware's
-    VERSION plus a short hash of the bundle, so two builds of one version are told apart."""
+def load_firmware(release: Path | None = None, release_key: str | None = None) -> tuple[dict[str, bytes], str]:
+    """The board's files in memory ({board path: bytes}) and their version: the loader and,
+    in app slot a, the app from source (release 0) or a signed release folder (docs/ota.md);
+    with the fleet's release public key (64 hex digits) as ota.pub, so the board can be updated.
+    The version is the firmware's VERSION plus a short hash of the bundle, so two builds of one
+    version are told apart."""
     with tempfile.TemporaryDirectory() as tmp:
-        manifest = build(Path(tmp))
+        manifest = build(Path(tmp), release=release)
         files = {p: (Path(tmp) / p).read_bytes() for p in manifest}
+        version = json.loads(files["app/a/manifest.json"])["version"]
+    if release_key:
+        files[OTA_KEY] = release_key.encode() + b"\n"
     digest = hashlib.sha256(json.dumps(manifest, sort_keys=True).encode()).hexdigest()[:8]
-    return files, f"{_version()}+{digest}"
-
-
-def _version() -> str:
-    for line in (FIRMWARE / "lampctl" / "__init__.py").read_text().splitlines():
-        if line.startswith("VERSION"):
-            return line.split("=", 1)[1].strip().strip("\"'")
-    return "unknown"
+    return files, f"{version}+{digest}"
 
 
 def provision_board(port: Port, job: Job, progress: Progress | None = None) -> Result:

@@ -143,9 +143,14 @@ def unpack_code(files: dict[str, bytes]) -> str:
     return _UNPACK + "_un(%r,%r)\n" % (entries, sha256(b"".join(files.values())))
 
 
+# The app's folder before it moved into the update slots (app/a, app/b): stale on boards
+# provisioned then, so still ours to empty.
+RETIRED_DIRS = {"lampctl"}
+
+
 def owned_dirs(manifest: dict[str, str]) -> list[str]:
     """Folders the bundle owns on the board: anything else there is ours to remove."""
-    return sorted({p.split("/", 1)[0] for p in manifest if "/" in p})
+    return sorted({p.split("/", 1)[0] for p in manifest if "/" in p} | RETIRED_DIRS)
 
 
 def _listing(manifest: dict[str, str]) -> list[str]:

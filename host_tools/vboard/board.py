@@ -114,6 +114,7 @@ class VirtualBoard:
         self.wdt_timeout_ms = 0
         self.wdt_deadline = 0.0
         self.wdt_timer: asyncio.TimerHandle | None = None
+        self.timers: dict[int, asyncio.TimerHandle] = {}   # machine.Timer, by id
         self.net_up = True
         self.rssi = -61
         self.wifi: tuple[str, str] | None = None   # the access point, when set
@@ -287,6 +288,7 @@ class VirtualBoard:
                 self.to_board.send(b"\x01")  # back into the raw REPL, as a board does
             code = await self.proc.wait()
             self.booted.clear()
+            self._stop_timers()
             self.events = None
             why = self.exit or (Exit("soft") if code == 0 else Exit("hard", SOFT_RESET))
             soft = why.kind == "soft"
@@ -371,6 +373,27 @@ class VirtualBoard:
         if self.wdt_timer:
             self.wdt_timer.cancel()
             self.wdt_timer = None
+
+    # --- machine.Timer ---------------------------------------------------------
+    def _set_timer(self, tid: int, period_ms: int, periodic: bool) -> None:
+        old = self.timers.pop(tid, None)
+        if old:
+            old.cancel()
+        if period_ms <= 0:
+            return
+
+        def fire() -> None:
+            self.timers.pop(tid, None)
+            if periodic:
+                self._set_timer(tid, period_ms, True)
+            self._event(f"TIMER {tid}")
+
+        self.timers[tid] = asyncio.get_running_loop().call_later(period_ms / 1000, fire)
+
+    def _stop_timers(self) -> None:
+        for handle in self.timers.values():
+            handle.cancel()   # a reset stops the chip's timers
+        self.timers.clear()
 
     # --- the serial console ----------------------------------------------------
     def _from_host(self) -> None:
@@ -462,6 +485,8 @@ class VirtualBoard:
             self.wdt_timeout_ms = int(args[0])
             self._feed()
             self._arm_wdt()
+        elif op == "TIMER":
+            self._set_timer(int(args[0]), int(args[1]), int(args[2]) == 1)
         elif op == "CLOCK":
             self.clock_offset_ns = int(args[0])
         elif op == "RTCMEM":

@@ -58,7 +58,16 @@ MALFORMED = [
     ("time", b'{"id": "c5", "utc": 1000}', "utc: 1000 is out of range [1704067200, 4102444800]", "c5"),
     ("time", b'{"id": "c5", "utc": "2026-01-01"}', "utc: expected an integer, got a string", "c5"),
     ("ping", b'{"id": "c6", "echo": 1}', "echo: unexpected field", "c6"),
-    ("ota", b'{"id": "c7", "url": "http://x"}', "ota: not supported yet", "c7"),
+    ("ota", b'{"id": "c7", "url": "http://x"}', "url: unexpected field", "c7"),
+    ("ota", b'{"id": "c7", "version": "1.2", "sha256": "abababababababababababababababababababababababababababababababab"}', "manifest: missing", "c7"),
+    ("ota", b'{"id": "c7", "version": "1.2", "manifest": "ftp://rel.example/7/manifest.json", "sha256": "abababababababababababababababababababababababababababababababab"}',
+     "manifest: expected the http(s) URL of a release's manifest.json", "c7"),
+    ("ota", b'{"id": "c7", "version": "1.2", "manifest": "http://rel.example/7/manifest.json", "sha256": "AB12"}',
+     "sha256: length 4 is out of range [64, 64]", "c7"),
+    ("ota", b'{"id": "c7", "version": "1.2", "manifest": "http://rel.example/7/manifest.json", "sha256": "ABABABABABABABABABABABABABABABABABABABABABABABABABABABABABABABAB"}',
+     "sha256: expected 64 lowercase hex digits", "c7"),
+    ("ota", b'{"id": "c7", "version": "1.2", "manifest": "http://rel.example/7/manifest.json", "sha256": "abababababababababababababababababababababababababababababababab",'
+     b' "probation_s": 5}', "probation_s: 5 is out of range [20, 3600]", "c7"),
     ("level", b'{"id": "c8", "level": 5' + b" " * 1100 + b"}", "payload: 1124 bytes exceeds the 1024-byte limit", None),
 ]
 
@@ -111,3 +120,10 @@ def test_lamp_replaced_takes_the_new_lamps_burn_hours():
             raise AssertionError("accepted %r" % payload)
         except CommandError as e:
             assert str(e) == error and e.id == payload[8:10].decode(), (str(e), e.id)
+
+
+def test_an_ota_command_names_a_release_and_a_probation():
+    cmd = parse("ota", b'{"id": "u1", "version": "0.2.0", "manifest": "http://10.0.0.5:8070/7/manifest.json",'
+                       b' "sha256": "%s"}' % (b"0f" * 32))
+    assert cmd == {"cmd": "ota", "id": "u1", "version": "0.2.0", "manifest": "http://10.0.0.5:8070/7/manifest.json",
+                   "sha256": "0f" * 32, "probation_s": 300}

@@ -24,10 +24,24 @@ def test_bundle_is_compiled_with_a_manifest_of_hashes(tmp_path):
     out = tmp_path / "bundle"
     manifest = build(out)
     assert "boot.py" in manifest and "main.py" in manifest  # run by name on the board
-    assert "lampctl/app.mpy" in manifest and not any(p.endswith(".py") and "/" in p for p in manifest)
+    assert "appslot.mpy" in manifest  # the loader, beside them, outside the update slots
+    assert "app/a/lampctl/app.mpy" in manifest and not any(p.endswith(".py") and "/" in p for p in manifest)
     for path, digest in manifest.items():
         assert hashlib.sha256((out / path).read_bytes()).hexdigest() == digest
-    assert (out / "lampctl/app.mpy").read_bytes()[:1] == b"M"  # an .mpy header
+    assert (out / "app/a/lampctl/app.mpy").read_bytes()[:1] == b"M"  # an .mpy header
+
+
+def test_slot_a_carries_the_manifest_of_what_it_holds(tmp_path):
+    import json
+    out = tmp_path / "bundle"
+    manifest = build(out)
+    m = json.loads((out / "app/a/manifest.json").read_bytes())
+    assert m["release"] == 0  # built from source: any signed release replaces it
+    listed = {p: (size, sha) for p, size, sha in m["files"]}
+    slot = {p[len("app/a/"):]: h for p, h in manifest.items() if p.startswith("app/a/lampctl/")}
+    assert set(listed) == set(slot)
+    for p, (size, sha) in listed.items():
+        assert (out / "app/a" / p).stat().st_size == size and slot[p] == sha
 
 
 def test_a_syntax_error_names_the_file(tmp_path):

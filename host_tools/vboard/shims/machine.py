@@ -291,12 +291,49 @@ class RTC:
         _vbus.call("RTCMEM %s" % (ubinascii.hexlify(data).decode() or "-"))
 
 
+_timers = {}
+
+
+def _timer_fired(args):
+    t = _timers.get(int(args[0]))
+    if t is not None and t._cb is not None:
+        if t._mode == Timer.ONE_SHOT:
+            _timers.pop(t._id, None)
+        _vbus.schedule(t._cb, t)
+
+
+_vbus.on("TIMER", _timer_fired)
+
+
 class Timer:
+    # The supervisor keeps the time; the callback runs scheduled, as the
+    # esp32 port's timer callbacks do.
     ONE_SHOT = 0
     PERIODIC = 1
 
-    def __init__(self, id, **kwargs):
-        raise OSError(95)  # not backed by the vboard: the firmware uses asyncio
+    def __init__(self, id, *, mode=PERIODIC, freq=-1, period=-1, callback=None):
+        if id not in (0, 1, 2, 3):
+            raise ValueError("invalid Timer number")
+        self._id = id
+        self._cb = None
+        self._mode = mode
+        if callback is not None:
+            self.init(mode=mode, freq=freq, period=period, callback=callback)
+
+    def init(self, *, mode=PERIODIC, freq=-1, period=-1, callback=None):
+        if freq > 0:
+            period = max(1, 1000 // freq)
+        self._mode, self._cb = mode, callback
+        _timers[self._id] = self
+        _vbus.call("TIMER %d %d %d" % (self._id, max(period, 1), mode))
+
+    def deinit(self):
+        self._cb = None
+        _timers.pop(self._id, None)
+        _vbus.call("TIMER %d 0 0" % self._id)
+
+    def value(self):
+        return 0
 
 
 def reset():

@@ -1,0 +1,1 @@
+"""Signed app releases for over-the-air updates (docs/ota.md)."""
