@@ -113,3 +113,8 @@ def printable(text: str) -> str:
     """A console log a person can read: the raw REPL's control bytes shown, not obeyed."""
     return "".join(ch if ch.isprintable() or ch in "\n\t" else ("" if ch == "\r" else f"<{ord(ch):02x}>")
                    for ch in text)
+
+
+# The fleet acceptance bed (2,000 simulated lamps and 5 vboards on one broker):
+# defined once here so every test module shares the one session instance.
+from hil_tests.fleet_bed import bed, collecting, running_collector  # noqa: E402,F401

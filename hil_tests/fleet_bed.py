@@ -27,7 +27,7 @@ from host_tools.broker import credentials
 from host_tools.broker.local import local_broker
 from host_tools.broker.rabbitmq import RabbitCluster
 from host_tools.fleet.sim.enrol import enrol
-from host_tools.fleet.sim.layout import district_csv
+from host_tools.fleet.sim.layout import RATED_W, district_csv
 from host_tools.fleet.sim.processes import SimFleet
 from host_tools.inventory import open_inventory, places
 from host_tools.inventory.gis_csv import import_csv
@@ -35,6 +35,8 @@ from host_tools.inventory.gis_csv import import_csv
 SITE = "metz"
 TZ = "CET-1CEST,M3.5.0,M10.5.0/3"
 NIGHT = 1795818600  # 2026-11-27 23:30 CET
+VBOARD_STREET = "Rue des Cartes"   # in District 1, after the simulated lamps' streets
+VBOARDS = 5
 
 
 class MosquittoBed:
@@ -142,36 +144,84 @@ class FleetBed:
     operator: tuple[str, str]
     monitor: tuple[str, str]
     observer: tuple[str, str]
-    vboards: list = field(default_factory=list)
+    vboards: list = field(default_factory=list)     # hil_tests.rig.virtual.RigBoard, provisioned
+    rig: object = None
 
     @property
     def sim_devices(self) -> list[str]:
         return [c["device"]["id"] for c in self.configs]
+
+    @property
+    def vboard_devices(self) -> list[str]:
+        return [vb.unique_id for vb in self.vboards]
+
+    @property
+    def devices(self) -> list[str]:
+        return self.sim_devices + self.vboard_devices
+
+    def stop(self) -> None:
+        self.sim.stop()
+        if self.rig is not None:
+            self.rig.stop()
+        self.broker.stop()
 
     def inv(self):
         return open_inventory(self.db)
 
 
 def make_bed(home: Path, kind: str, lamps: int, processes: int = 2, tele_s: float = 30.0,
-             street_len: int = 50) -> FleetBed:
+             street_len: int = 50, vboards: int = 0) -> FleetBed:
     home.mkdir(parents=True, exist_ok=True)
     db = home / "inventory.sqlite"
+    csv = district_csv(home / "poles.csv", SITE, lamps, districts=2, street_len=street_len)
+    with csv.open("a") as f:   # the real boards' street, after the simulated lamps' poles
+        f.writelines(f"VB-{i},{SITE},District 1,{VBOARD_STREET},{i},48.86,{2.30 + i * 0.0004:.6f},LED,{RATED_W:g}\n"
+                     for i in range(1, vboards + 1))
     with open_inventory(db, create=True) as inv:
-        import_csv(inv, district_csv(home / "poles.csv", SITE, lamps, districts=2, street_len=street_len))
+        import_csv(inv, csv)
         places.ensure_site(inv, SITE, tz=TZ)
         logins = {}
         for user, role in (("operator", "operator"), ("monitor", "monitor"), ("observer", "monitor")):
             a = credentials.ensure_fleet_account(inv, user, role)
             logins[user] = (a.username, credentials.password(inv, a.username))
         broker = BROKERS[kind](inv, home / "broker")
-        configs = enrol(inv, SITE, broker.host, broker.port)
+        configs = enrol(inv, SITE, broker.host, broker.port, count=lamps)
         broker.reload(inv)
     broker.start()
     sim = SimFleet(home / "sim", configs, processes=processes, tele_s=tele_s,
                    clock_offset=NIGHT - int(time.time()), backoff_max=5.0)
     sim.start()
-    sim.wait_connected(timeout=120)
-    return FleetBed(home, db, broker, sim, configs, logins["operator"], logins["monitor"], logins["observer"])
+    bed = FleetBed(home, db, broker, sim, configs, logins["operator"], logins["monitor"], logins["observer"])
+    try:
+        sim.wait_connected(timeout=120)
+        if vboards:
+            add_vboards(bed, vboards)
+    except BaseException:
+        bed.stop()
+        raise
+    return bed
+
+
+def add_vboards(bed: FleetBed, count: int) -> None:
+    """Real firmware on vboards, provisioned over their consoles onto the bed's broker, as in the field."""
+    from hil_tests.rig.virtual import VirtualRig
+    bed.rig = VirtualRig(bed.home / "vboards")
+    bed.vboards = bed.rig.start("pole", count=count, timeout=120)
+    for vb in bed.vboards:
+        with vb.control() as c:
+            c.set_clock(NIGHT)
+    run = subprocess.run([sys.executable, "-m", "host_tools", "provision", "--vboards", "--home", str(bed.rig.home),
+                          "--db", str(bed.db), "--board-type", "esp32-devkitc", "--street", VBOARD_STREET,
+                          "--broker-host", bed.broker.host, "--broker-port", str(bed.broker.port),
+                          "--wifi-ssid", "METZ-LIGHTS", "--json"],
+                         capture_output=True, text=True, timeout=300,
+                         env=dict(os.environ, PILOTLIGHT_WIFI_KEY="bed-wifi-key", COLUMNS="200"))
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
+    with open_inventory(bed.db) as inv:
+        bed.broker.reload(inv)
+    for vb in bed.vboards:
+        with vb.control() as c:
+            c.reset()   # straight online with the account it was just given
 
 
 def wait_for(predicate, timeout: float = 30.0, every: float = 0.2, what: str = "condition"):
@@ -194,7 +244,7 @@ def pilotlight(bed: FleetBed, *args, timeout: float = 120) -> subprocess.Complet
 
 def fleet_json(bed: FleetBed, *args, ok_codes=(0,), timeout: float = 120):
     run = pilotlight(bed, "fleet", *args, "--json", timeout=timeout)
-    assert run.returncode in ok_codes, run.stderr[-2000:]
+    assert run.returncode in ok_codes, run.stdout[-1500:] + run.stderr[-1500:]
     return json.loads(run.stdout)
 
 
@@ -233,17 +283,16 @@ LAMPS = 2000
 
 @pytest.fixture(scope="session", params=broker_kinds())
 def bed(request, tmp_path_factory):
-    """2,000 simulated lamps on the broker kind of this run (one per session: they are slow to make)."""
-    b = make_bed(tmp_path_factory.mktemp("fleet"), request.param, LAMPS)
+    """2,000 simulated lamps and 5 vboards on the broker kind of this run (one per session: slow to make)."""
+    b = make_bed(tmp_path_factory.mktemp("fleet"), request.param, LAMPS, vboards=VBOARDS)
     yield b
-    b.sim.stop()
-    b.broker.stop()
+    b.stop()
 
 
 @pytest.fixture(scope="session")
 def collecting(bed):
     c = Collecting(bed)
-    wait_for(lambda: status(bed)["summary"]["online"] >= LAMPS, 60, 1, "every lamp online in fleet status")
+    wait_for(lambda: status(bed)["summary"]["online"] == LAMPS + VBOARDS, 90, 1, "every lamp online in fleet status")
     yield c
     c.stop()
 
@@ -251,3 +300,11 @@ def collecting(bed):
 @pytest.fixture
 def running_collector(collecting):
     return collecting.ensure()
+
+
+def program_hashes(bed: FleetBed, devices) -> dict[str, str | None]:
+    """The program digest each board runs: the simulator's own word for its lamps,
+    the board's reported state (fleet status) for the vboards."""
+    lamps = bed.sim.lamps()
+    reported = {b["device_id"]: b.get("program_hash") for b in status(bed)["boards"]}
+    return {d: lamps[d]["program"] if d in lamps else reported.get(d) for d in devices}

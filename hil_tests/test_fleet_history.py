@@ -6,7 +6,7 @@ import json
 import subprocess
 import sys
 
-from hil_tests.fleet_bed import LAMPS, SITE, bed, collecting, running_collector, wait_for  # noqa: F401
+from hil_tests.fleet_bed import LAMPS, SITE, wait_for
 
 
 def test_the_collector_keeps_every_lamps_history_on_its_pole_and_the_report_reads_it(bed, running_collector):

@@ -9,7 +9,8 @@ import signal
 import subprocess
 import sys
 
-from hil_tests.fleet_bed import LAMPS, SITE, bed, collecting, running_collector, status, wait_for  # noqa: F401
+from hil_tests.support.lamp import duty_at
+from hil_tests.fleet_bed import LAMPS, SITE, VBOARDS, status, wait_for
 
 
 def by_device(report: dict) -> dict[str, dict]:
@@ -18,7 +19,7 @@ def by_device(report: dict) -> dict[str, dict]:
 
 def test_every_lamp_is_shown_online_on_its_pole_in_street_order(bed, running_collector):
     report = status(bed)
-    assert report["summary"]["boards"] == LAMPS and report["summary"]["online"] == LAMPS
+    assert report["summary"]["boards"] == LAMPS + VBOARDS and report["summary"]["online"] == LAMPS + VBOARDS
     rows = report["boards"]
     seen_streets = []
     for prev, row in zip(rows, rows[1:]):
@@ -27,8 +28,11 @@ def test_every_lamp_is_shown_online_on_its_pole_in_street_order(bed, running_col
     for row in rows:
         if row["street"] not in seen_streets:
             seen_streets.append(row["street"])
-        assert row["pole"] and row["mode"] == "schedule" and row["level"] == 80.0 and row["fw"]
-    assert len(seen_streets) == LAMPS // 50
+        assert row["pole"] and row["mode"] and row["level"] is not None and row["fw"]
+    assert len(seen_streets) == LAMPS // 50 + 1
+    street = [r for r in rows if r["street"] == "Rue des Cartes"]          # the real boards' street, pole by pole
+    assert [r["pole"] for r in street] == [f"VB-{i}" for i in range(1, VBOARDS + 1)]
+    assert {r["device_id"] for r in street} == set(bed.vboard_devices)
     one = status(bed, "--street", rows[0]["street_group"])
     assert [b["pole"] for b in one["boards"]] == [r["pole"] for r in rows[:50]]
 
@@ -45,6 +49,33 @@ def test_lamps_that_die_show_offline_and_come_back_with_a_boot(bed, running_coll
     for d in dead:
         assert after[d]["boots"] == boots_before[d] + 1
         assert after[d]["reset_causes"].get("power_on", 0) >= 1
+
+
+def test_vboards_show_what_their_lamps_do_and_their_power_cuts(bed, running_collector):
+    def agrees():
+        rows = {b["device_id"]: b for b in status(bed, "--street", "Rue des Cartes")["boards"]}
+        for vb in bed.vboards:
+            with vb.control() as c:
+                output = c.duty()
+            row = rows[vb.unique_id]
+            if row["online"] is not True or row["level"] is None or abs(duty_at(row["level"]) - output) > 2:
+                return False
+        return True
+    wait_for(agrees, 30, 0.5, "every vboard's level as its lamp's output")
+    cut = bed.vboards[1:3]
+    boots = {vb.unique_id: by_device(status(bed))[vb.unique_id]["boots"] for vb in cut}
+    for vb in cut:
+        with vb.control() as c:
+            c.power_cut()
+    wait_for(lambda: {b["device_id"] for b in status(bed, "--offline")["boards"]} == {vb.unique_id for vb in cut},
+             60, 0.5, "exactly the cut vboards offline")
+    for vb in cut:
+        with vb.control() as c:
+            c.power_on()
+    wait_for(lambda: status(bed, "--offline")["summary"]["boards"] == 0, 90, 0.5, "the vboards back online")
+    wait_for(lambda: all(by_device(status(bed))[d]["boots"] == n + 1 for d, n in boots.items()), 30, 0.5,
+             "one boot each")
+    assert all(by_device(status(bed))[vb.unique_id]["reset_causes"].get("power_on") for vb in cut)
 
 
 def test_collector_killed_and_restarted_sees_what_happened_meanwhile(bed, running_collector):
@@ -72,7 +103,7 @@ def test_broker_restart_a_lamp_that_died_meanwhile_is_not_shown_online(bed, runn
     dead = bed.sim_devices[500:505]
     bed.sim.power(dead, False)          # no Will: the broker was down when they died
     bed.broker.start()
-    bed.sim.wait_connected(LAMPS - len(dead), timeout=90)
+    bed.sim.wait_connected(LAMPS - len(dead), timeout=90)   # and the vboards reconnect by themselves
     wait_for(lambda: {b["device_id"] for b in status(bed, "--offline")["boards"]} == set(dead), 60, 1,
              "only the lamps that died during the restart offline")
     bed.sim.power(dead, True)
@@ -90,6 +121,8 @@ def test_a_seq_gap_made_on_purpose_is_reported(bed, running_collector):
 def test_status_filters_and_table(bed, running_collector):
     fw = status(bed)["boards"][0]["fw"]
     assert status(bed, "--fw", fw)["summary"]["boards"] == LAMPS
+    vb_fw = by_device(status(bed))[bed.vboard_devices[0]]["fw"]
+    assert {b["device_id"] for b in status(bed, "--fw", vb_fw)["boards"]} == set(bed.vboard_devices)
     assert status(bed, "--fw", "9.9.9")["summary"]["boards"] == 0
     run = subprocess.run([sys.executable, "-m", "host_tools", "fleet", "--db", str(bed.db), "status", "--site", SITE,
                           "--street", "Street 1"], capture_output=True, text=True, timeout=60,

@@ -42,6 +42,12 @@ def _open(ctx):
         _fail(str(e))
 
 
+def _audit(ctx, action: str, target: str, outcome: str, detail: dict | None = None) -> None:
+    from ..audit import record
+    with _open(ctx) as inv:
+        record(inv, action, target, outcome, detail)
+
+
 def _directory(path: Path | None) -> Path:
     return path or state_home() / "broker"
 
@@ -91,6 +97,8 @@ def _write(ctx, directory, host, port, tls_port, server_names=(), run_as=None):
         except InventoryError as e:
             _fail(str(e))
     boards = sum(a.kind == "board" for a in accounts)
+    _audit(ctx, "broker.config", f"broker:{host}:{port}", f"{boards} board and {len(accounts) - boards} fleet accounts",
+           {"directory": str(files.directory), "tls_port": tls_port})
     err.print(f"{files.conf}, {files.passwd.name}, {files.acl.name} written (owner-only): "
               f"{boards} board and {len(accounts) - boards} fleet account(s)"
               + (f"; TLS certificates in {files.tls}" if tls_port else ""), highlight=False)
@@ -284,6 +292,7 @@ def fleet_account_cmd(ctx, username, role):
             acc = credentials.ensure_fleet_account(inv, username, role)
         except InventoryError as e:
             _fail(str(e))
+    _audit(ctx, "broker.account", f"account:{username}", "ensured", {"role": role})
     out.print(f"fleet account {acc.username} ({acc.role}); run `pilotlight broker config` to apply", highlight=False)
 
 
@@ -302,6 +311,7 @@ def rotate_cmd(ctx, username):
             acc = credentials.rotate(inv, username)
         except InventoryError as e:
             _fail(str(e))
+    _audit(ctx, "broker.rotate", f"account:{username}", "rotated", {"kind": acc.kind})
     where = "nowhere: re-provision the board" if acc.kind == "board" else f"in {secret_store.path()}"
     out.print(f"new password for {acc.username}, kept {where}; run `pilotlight broker config` and reload",
               highlight=False)

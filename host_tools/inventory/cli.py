@@ -258,6 +258,9 @@ def set_state_cmd(ctx, chip_id, state, reason):
             board = boards.set_state(inv, chip_id, state, reason=reason)
         except InventoryError as e:
             _fail(str(e))
+        from ..audit import record
+        record(inv, "retire" if state == "retired" else "inventory.state", f"board:{board.chip_id}", state,
+               {"reason": reason})
     out.print(f"board {board.chip_id}: {board.state} (since {board.state_at}, by {board.state_by})", highlight=False)
 
 

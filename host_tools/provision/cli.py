@@ -221,6 +221,8 @@ def provision(port_args, vboards, home, list_only, db, board_type, pole, pole_la
         written = [str(labels.write_label(labels_dir, r.site, r.pole, r.chip_id, label_format, streets.get(r.pole)))
                    for r in results if r.ok and r.site and r.pole]
     ok = all(r.ok for r in results)
+    if not dry_run:
+        _audit(db, results, version)
     if as_json:
         click.echo(json.dumps({"ok": ok, "wall_seconds": round(wall, 3), "firmware_version": version,
                                "dry_run": dry_run, "labels": written, "boards": [r.to_dict() for r in results]},
@@ -238,3 +240,13 @@ def provision(port_args, vboards, home, list_only, db, board_type, pole, pole_la
         console.print(f"{good} of {len(results)} board(s) {'checked' if dry_run else 'provisioned'}, "
                       f"wall time {wall:.1f} s" + (f"; labels in {labels_dir}" if written else ""))
     sys.exit(0 if ok else 1)
+
+
+def _audit(db, results, version: str) -> None:
+    """One audit entry per board provisioned or attempted (who, which pole, outcome)."""
+    from ..audit import record
+    from ..inventory import open_inventory
+    with open_inventory(db) as inv:
+        for r in results:
+            record(inv, "provision", f"board:{r.chip_id}", "ok" if r.ok else f"failed at {r.step}: {r.error}",
+                   {"pole": r.pole, "site": r.site, "port": r.port, "firmware": version})

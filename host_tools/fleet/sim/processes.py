@@ -82,12 +82,16 @@ class SimFleet:
     def start(self) -> "SimFleet":
         for s in self.shards:
             s.start()
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 60
         for s in self.shards:
-            while not s.socket.exists():
-                if s.proc.poll() is not None or time.monotonic() > deadline:
-                    raise SimError(f"shard {s.index} did not start: {s.log.read_text()[-800:]}")
-                time.sleep(0.05)
+            while True:   # up once its control socket answers
+                try:
+                    s.call({"op": "stats"}, timeout=5)
+                    break
+                except OSError:
+                    if s.proc.poll() is not None or time.monotonic() > deadline:
+                        raise SimError(f"shard {s.index} did not start: {s.log.read_text()[-800:]}") from None
+                    time.sleep(0.1)
         return self
 
     def stop(self) -> None:
@@ -157,6 +161,10 @@ class SimFleet:
 
     def fault(self, devices, code: str, raised: bool = True) -> None:
         self._each({"op": "fault", "code": code, "raise": raised}, devices)
+
+    def tele(self, devices=None) -> None:
+        """A telemetry message from these lamps (all by default) now."""
+        self._each({"op": "tele"}, devices)
 
     def motion(self, devices) -> None:
         self._each({"op": "motion"}, devices)
