@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 from contextlib import ExitStack
 from pathlib import Path
 
@@ -16,8 +17,11 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from .boards import load_board_type
 from .broker import credentials
 from .broker.local import local_broker
+from .fleet import status as fleet_status
+from .fleet.collector import Collector
 from .fleet.watch import Watch
 from .inventory import open_inventory, places
 from .inventory.gis_csv import import_csv
@@ -47,25 +51,38 @@ def _street_csv(path: Path, lamps: int) -> Path:
     return path
 
 
-def _table(watch: Watch, rigs: dict[str, VBoardClient], title: str) -> Table:
+def _table(db: Path, rigs: dict[str, VBoardClient], title: str) -> Table:
+    """The street as `pilotlight fleet status` shows it (the collector's view), pole
+    by pole, beside what each lamp's driver is given at this moment."""
     t = Table(title=title)
-    for col in ("device", "status", "mode", "program", "level %", "driver output"):
+    for col in ("pole", "device", "status", "mode", "program", "level %", "driver output"):
         t.add_column(col)
-    for dev, rig in rigs.items():
-        state = _latest(watch, topics.root(SITE, dev) + "/state")
-        status = _latest(watch, topics.root(SITE, dev) + "/status", raw=True)
-        t.add_row(dev, status or "?", state.get("mode", "?"), str(state.get("program")), str(state.get("level")),
-                  f"{rig.status()['lamp_level']:.0%}")
+    for r in _street(db):
+        t.add_row(r["pole"], r["device_id"], fleet_status.status_word(r), r.get("mode") or "?",
+                  str(r.get("program")), str(r.get("level")), f"{rigs[r['device_id']].status()['lamp_level']:.0%}")
     return t
 
 
-def _latest(watch: Watch, topic: str, raw: bool = False):
-    while not watch.messages.empty():
-        watch.seen.append(watch.messages.get())
-    for t, payload, _ in reversed(watch.seen):
-        if t == topic:
-            return payload.decode() if raw else json.loads(payload)
-    return None if raw else {}
+def _street(db: Path) -> list[dict]:
+    with open_inventory(db) as inv:
+        return fleet_status.rows(inv, SITE, street=STREET)
+
+
+def _settled(db: Path, rigs: dict[str, VBoardClient], want=lambda r: True, timeout: float = 30.0) -> None:
+    """Wait until every lamp's view is what its driver does (a fade over, its
+    state heard) and `want` holds for every row: a table is never half-updated."""
+    lamp_cfg = load_board_type("esp32-devkitc")["lamp"]
+    duty_for = firmware_module("curve").duty_u16
+
+    def agree(r):
+        return (r["online"] and r.get("level") is not None and want(r)
+                and abs(rigs[r["device_id"]].duty() - duty_for(r["level"], lamp_cfg)) <= 1)
+    deadline = time.monotonic() + timeout
+    while not all(agree(r) for r in _street(db)):
+        if time.monotonic() > deadline:
+            raise click.ClickException("the street's view did not settle within "
+                                       f"{timeout:g} s: {[(r['pole'], r.get('mode'), r.get('level')) for r in _street(db)]}")
+        time.sleep(0.2)
 
 
 @click.command()
@@ -93,6 +110,8 @@ def _demo(lamps: int, keep: bool):
             places.ensure_site(inv, SITE, tz=TZ)
             fleet = credentials.ensure_fleet_account(inv, "demo-operator")
             fleet_password = credentials.password(inv, fleet.username)
+            monitor = credentials.ensure_fleet_account(inv, "demo-monitor", "monitor")   # the collector's
+            monitor_password = credentials.password(inv, monitor.username)
             broker = local_broker(inv, home / "broker")
         console.print(f"[bold]inventory[/] {db.name}: {report.added} poles on {STREET} imported from the GIS CSV")
         broker.start()
@@ -119,24 +138,28 @@ def _demo(lamps: int, keep: bool):
 
         watch = Watch(broker.port, f"pl/{SITE}/#", username=fleet.username, password=fleet_password)
         stack.callback(watch.close)
+        collecting = Collector(db, SITE, "127.0.0.1", broker.port, monitor.username, monitor_password).start()
+        stack.callback(collecting.stop)
         with console.status("waiting for every lamp to come online"):
             for dev in rigs:
                 watch.wait(lambda t, p, r, d=dev: t == topics.root(SITE, d) + "/status" and p == b"online", timeout=60)
                 watch.wait(lambda t, p, r, d=dev: t == topics.root(SITE, d) + "/state", timeout=30)
-        console.print(_table(watch, rigs, "the street, online"))
+            _settled(db, rigs)
+        console.print(_table(db, rigs, "the street, online"))
 
         watch.publish(topics.group_command(SITE, STREET_GROUP, "program"), {"id": "demo-1", "program": PROGRAM})
         for dev in rigs:
             watch.wait_json(f"{dev}/ack", lambda d: d.get("id") == "demo-1", timeout=20)
             watch.wait_json(f"{dev}/state", lambda d: d.get("program") == PROGRAM["id"] and d.get("level") == 40,
                             timeout=20)
-        console.print(_table(watch, rigs, f"program {PROGRAM['id']!r} sent to the street group: 40 % after 23:00"))
+        _settled(db, rigs, lambda r: r.get("program") == PROGRAM["id"])
+        console.print(_table(db, rigs, f"program {PROGRAM['id']!r} sent to the street group: 40 % after 23:00"))
 
-        first = next(iter(rigs.values()))
+        first = rigs[_street(db)[0]["device_id"]]   # the pole at position 1
         first.pir(True)
-        for dev in list(rigs)[:2]:  # the pole itself and its neighbour
-            watch.wait_json(f"{dev}/state", lambda d: d.get("mode") == "presence", timeout=20)
-        console.print(_table(watch, rigs, "motion at the first pole: it and its neighbours brighten"))
+        # it and its neighbours up to `neighbour_lamps` (3) along the street
+        _settled(db, rigs, lambda r: r["position"] > 4 or r.get("mode") == "presence")
+        console.print(_table(db, rigs, "motion at the first pole: it and its neighbours brighten"))
         first.pir(False)
         if keep:
             console.print("running; Ctrl-C (or SIGTERM) stops the boards and the broker", highlight=False)
