@@ -219,9 +219,18 @@ def add_vboards(bed: FleetBed, count: int) -> None:
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
     with open_inventory(bed.db) as inv:
         bed.broker.reload(inv)
-    for vb in bed.vboards:
-        with vb.control() as c:
-            c.reset()   # straight online with the account it was just given
+    from host_tools.fleet.watch import Watch
+    watch = Watch(bed.broker.fleet_port, f"pl/{SITE}/+/state", host=bed.broker.fleet_host,
+                  username=bed.observer[0], password=bed.observer[1])
+    try:
+        for vb in bed.vboards:
+            with vb.control() as c:
+                c.reset()   # straight online with the account it was just given
+        for vb in bed.vboards:   # a live state from each, not a retained one from before the reset
+            watch.wait(lambda t, p, r, d=vb.unique_id: t == f"pl/{SITE}/{d}/state" and not r, timeout=90,
+                       what=f"a live state from vboard {vb.name}")
+    finally:
+        watch.close()
 
 
 def wait_for(predicate, timeout: float = 30.0, every: float = 0.2, what: str = "condition"):

@@ -14,6 +14,14 @@ PROGRAM_B = {"id": "night-b", "steps": [{"at": "sunset", "level": 90}, {"at": "2
                                         {"at": "sunrise", "level": 0}]}
 
 
+def vboard_console(bed) -> str:
+    out = ""
+    for vb in bed.vboards:
+        with vb.control() as c:
+            out += f"\n--- {vb.unique_id}:\n" + c.console()[0][-1500:]
+    return out
+
+
 def district_devices(bed, slug):
     return [b["device_id"] for b in status(bed, "--district", slug)["boards"]]
 
@@ -25,13 +33,16 @@ def test_a_district_command_reports_every_board_once_as_the_simulator_behaved(be
         report = fleet_json(bed, "command", "--site", SITE, "--district", "district-1", *broker_args(bed, "operator"),
                             "--timeout", "8", "level", '{"level": 30, "duration_s": 600}', ok_codes=(1,))
         lamps = bed.sim.lamps()
+        by_dev = {b["device_id"]: b for b in status(bed)["boards"]}
     finally:
         bed.sim.inject([])
     boards = report["boards"]
     assert sorted(boards) == sorted(members) and not report["strangers"]   # each board of the district, once
     told = {d: lamps[d]["injection"] if d in lamps else None for d in members}
     assert set(bed.vboard_devices) <= set(members)
-    assert all(boards[d]["outcome"] == "ok" for d in bed.vboard_devices), {d: boards[d] for d in bed.vboard_devices}
+    assert all(boards[d]["outcome"] == "ok" for d in bed.vboard_devices), json.dumps(
+        {d: [boards[d], {k: v for k, v in by_dev[d].items() if k in ("online", "status_at", "last_seen", "boots")}]
+         for d in bed.vboard_devices}) + vboard_console(bed)
     refused = {d: b["error"] for d, b in boards.items() if b["outcome"] == "refused"}
     assert set(refused) == {d for d, k in told.items() if k == "refuse"}, refused
     assert {d for d, b in boards.items() if b["outcome"] == "silent"} == {d for d, k in told.items() if k == "silent"}

@@ -59,7 +59,8 @@ def _table(db: Path, rigs: dict[str, VBoardClient], title: str) -> Table:
         t.add_column(col)
     for r in _street(db):
         t.add_row(r["pole"], r["device_id"], fleet_status.status_word(r), r.get("mode") or "?",
-                  str(r.get("program")), str(r.get("level")), f"{rigs[r['device_id']].status()['lamp_level']:.0%}")
+                  str(r.get("program")), "-" if r.get("level") is None else f"{r['level']:g}",
+                  f"{rigs[r['device_id']].status()['lamp_level']:.0%}")
     return t
 
 

@@ -108,7 +108,7 @@ class MQTTClient:
     # -- the app's side -------------------------------------------------
 
     def subscribe(self, topic, qos=1):
-        """Register a subscription; it is (re)sent whenever the broker has no session."""
+        """Register a subscription; it is sent again on every connect."""
         self._subs.append((topic, qos))
         if self.connected:
             asyncio.create_task(self._send_subscribe())
@@ -200,7 +200,9 @@ class MQTTClient:
         self._ping_pending = False
         self._tasks = [asyncio.create_task(self._guard(self._reader())),
                        asyncio.create_task(self._guard(self._keepalive()))]
-        if self._subs and (self.clean_session or not session_present):
+        if self._subs:
+            # Even when the broker kept our session: a reset between CONNACK and
+            # its SUBACK leaves a session without them, and a board deaf to commands.
             await self._send_subscribe()
         # Resend what the broker has not acknowledged, oldest first; loop until
         # none is left unsent on this connection, then accept new publishes.
