@@ -34,6 +34,15 @@ from .uplink import Uplink, decode
 UPTIME_TOPIC = "$SYS/broker/uptime"
 UPTIME_WAIT_S = 2.0          # brokers without $SYS (RabbitMQ) get this long, then the data topics
 RESTART_SLACK_S = 15.0       # $SYS is published every 10 s: start times this close are the same start
+RESYNC_AFTER_S = (10.0, 30.0, 70.0)   # after a broker restart, read the retained picture again (a board's
+                                      # reconnect may come in a burst the broker drops QoS 0 messages of)
+
+
+def _later(delay: float, fn) -> None:
+    """fn on a timer thread that never keeps the process alive."""
+    t = threading.Timer(delay, fn)
+    t.daemon = True
+    t.start()
 
 
 class Collector:
@@ -53,6 +62,7 @@ class Collector:
         self.received = 0
         self.connects = 0
         self.distrust_retained_online = False
+        self.seq_at_restart: dict[str, int | None] = {}   # each board's state seq when the broker restart was seen
         self.subscribed = threading.Event()
         self._pending_meta: dict[str, str] = {}
         self.client = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id=username, clean_session=True)
@@ -76,7 +86,7 @@ class Collector:
             view = self.views.get(up.device)
             if view is None:
                 view = self.views[up.device] = BoardView(up.device, self.site)
-            republished = distrust and up.kind == "state" and up.seq != view.state_seq
+            republished = distrust and up.kind == "state" and up.seq != self.seq_at_restart.get(up.device)
             apply(view, up)
             if (republished or (not retained and up.kind != "status")) and not view.online:
                 view.online, view.status_at = True, up.at
@@ -93,7 +103,7 @@ class Collector:
         self.connects += 1
         self._uptime_seen = False
         client.subscribe(UPTIME_TOPIC, 0)
-        threading.Timer(UPTIME_WAIT_S, self._subscribe_data).start()
+        _later(UPTIME_WAIT_S, self._subscribe_data)
 
     def _subscribe_data(self) -> None:
         if not self.subscribed.is_set():
@@ -118,14 +128,23 @@ class Collector:
             self.distrust_retained_online = restarted
             if restarted:
                 self._everyone_offline()
+                for delay in RESYNC_AFTER_S:
+                    _later(delay, self._resync)
             if self.broker_started is None or restarted:
                 self.broker_started = started
                 self._pending_meta[f"broker_started:{self.site}"] = repr(started)
         self._subscribe_data()
 
+    def _resync(self) -> None:
+        """Subscribe again: the broker sends every retained status and state anew."""
+        if self.subscribed.is_set():
+            self.client.unsubscribe(f"pl/{self.site}/+/+")
+            self.client.subscribe(f"pl/{self.site}/+/+", 0)
+
     def _everyone_offline(self) -> None:
         now = time.time()
         with self.lock:
+            self.seq_at_restart = {d: v.state_seq for d, v in self.views.items()}
             for v in self.views.values():
                 if v.online:
                     v.online, v.status_at = False, now

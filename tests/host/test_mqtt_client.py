@@ -145,8 +145,9 @@ def test_command_sent_while_offline_is_delivered_after_reconnect(broker, boards)
     finally:
         fleet.close()
     second = boards(**opts)
-    second.wait("connected", session=True)
-    got = second.wait("msg", topic=ROOT + "/cmd/level")
+    got = second.wait("msg", topic=ROOT + "/cmd/level")   # the broker may deliver it before on_connect runs
+    if not any(e["ev"] == "connected" and e.get("session") for e in second.seen):
+        second.wait("connected", session=True)
     assert json.loads(got["payload"]) == {"id": "c1", "level": 30}
 
 
@@ -374,3 +375,19 @@ def test_tls_with_a_wrong_ca_is_refused(tls_broker, boards):
     assert "CERT" in err["error"].upper() or "VERIFY" in err["error"].upper(), err
     with pytest.raises(AssertionError):
         board.wait("connected", timeout=2)
+
+
+def test_a_kept_session_without_subscriptions_still_gets_commands(broker, boards):
+    """A board reset between CONNACK and SUBACK leaves the broker a session with
+    no subscription; the next boot finds `session present` and must subscribe anyway."""
+    orphan = Fleet(broker.port, [], client_id="lamp-orphan", clean=False)   # a session, no SUBSCRIBE
+    orphan.close()
+    board = boards(port=broker.port, sub=[ROOT + "/cmd/#"], client_id="lamp-orphan")
+    board.wait("connected", session=True)
+    time.sleep(0.3)  # let the SUBSCRIBE land
+    fleet = Fleet(broker.port, [])
+    try:
+        fleet.publish(ROOT + "/cmd/ping", '{"id":"p1"}')
+    finally:
+        fleet.close()
+    assert board.wait("msg")["payload"] == '{"id":"p1"}'
