@@ -6,7 +6,9 @@ tests run on another broker (e.g. a RabbitMQ cluster: add its factory here). A
 factory takes (inventory, directory) and returns an object with `host`,
 `port` (where boards connect), `fleet_host`, `fleet_port` (where fleet tools
 connect: another node of a cluster), `start()`, `stop()`, `restart()` and
-`reload(inventory)` (the accounts and ACL again from the inventory)."""
+`reload(inventory)` (the accounts and ACL again from the inventory) and
+`provision_args()` (the `pilotlight provision` options that load a board's
+account into it)."""
 from __future__ import annotations
 
 import atexit
@@ -61,6 +63,10 @@ class MosquittoBed:
 
     def reload(self, inv):
         self.broker.reload(inv)
+
+    def provision_args(self) -> list[str]:
+        """How `pilotlight provision` gets each board's account into this broker before the self-test."""
+        return ["--broker-dir", str(self.broker.files.directory), "--broker-reload", f"kill -HUP {self.broker.proc.pid}"]
 
 
 class RabbitClusterBed:
@@ -213,7 +219,7 @@ def add_vboards(bed: FleetBed, count: int) -> None:
     run = subprocess.run([sys.executable, "-m", "host_tools", "provision", "--vboards", "--home", str(bed.rig.home),
                           "--db", str(bed.db), "--board-type", "esp32-devkitc", "--street", VBOARD_STREET,
                           "--broker-host", bed.broker.host, "--broker-port", str(bed.broker.port),
-                          "--wifi-ssid", "METZ-LIGHTS", "--json"],
+                          "--wifi-ssid", "METZ-LIGHTS", "--json", *bed.broker.provision_args()],
                          capture_output=True, text=True, timeout=300,
                          env=dict(os.environ, PILOTLIGHT_WIFI_KEY="bed-wifi-key", COLUMNS="200"))
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
