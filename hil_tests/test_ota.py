@@ -2,6 +2,7 @@
 applied and confirmed; every bad release or failure leaves the old app
 running with the lamp on its schedule, and the board says why. Power cuts are
 real: the interpreter is killed."""
+import hashlib
 import threading
 import time
 
@@ -35,12 +36,21 @@ def store(tmp_path_factory):
         "    asyncio.create_task(sensing.run())", 1).replace("import asyncio\n", "import asyncio\nimport time\n", 1)})
     s.lost = s.variant(s.base, 5, {"lampctl/app.py": app.replace('m["host"], m["port"]', 'm["host"], 1', 1)})
     s.forged = s.variant(s.base, 6, {}, key=Ed25519PrivateKey.generate(), version="0.1.0-forged")
+    # a bigger module, so a throttled download is still running when the power goes
+    s.big = s.variant(s.base, 8, {"lampctl/ballast.py": "DATA = %r\n" % _noise(12000)}, version="0.1.0-big")
     s.altered = s.variant(s.good, 7, {})
     mpy = s.altered.path / "lampctl/__init__.mpy"
     data = bytearray(mpy.read_bytes())
     data[-1] ^= 0xFF  # signed as it was, changed on the server
     mpy.write_bytes(bytes(data))
     return s
+
+
+def _noise(n):
+    out = b""
+    while len(out) < n:
+        out += hashlib.sha256(out[-32:] or b"seed").digest()
+    return out[:n]
 
 
 class Lamp(threading.Thread):
@@ -168,6 +178,48 @@ def test_a_new_app_that_fails_its_probation_is_rolled_back(rig, tmp_path, broker
         for (board, c, root), lamp in zip(boards, lamps):
             c.wait_for(lambda s: s["lamp_level"] == level_at(LEVEL), what="lamp on schedule")
             assert lamp.longest_dark_s() < 2.0
+    finally:
+        watch.close()
+        server.stop()
+
+
+def _console_shows(c, text, timeout=60.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if text in c.console(0)[0]:
+            return
+        time.sleep(0.05)
+    raise TimeoutError(f"the console never showed {text!r}")
+
+
+def test_power_cuts_during_the_download_and_the_switch(rig, tmp_path, broker, store):
+    """Power cut mid-download: the download resumes where it stopped and completes.
+    Power cut as the switch happens: the board boots one app or the other, whole,
+    and the update completes."""
+    server = Server(store.releases, rate=4000)  # a 32 kbit/s link: the big module takes about 3 s
+    watch = Watch(broker.port)
+    try:
+        (a, ca, root_a), (b, cb, root_b) = online(rig, tmp_path, broker, store, "cut", count=2)
+        for root in (root_a, root_b):
+            watch.wait_json(root + "/state", lambda d: "ota" in d and d["level"] == LEVEL)
+        for (board, c, root) in ((a, ca, root_a), (b, cb, root_b)):
+            assert command(watch, root, store.big, server, "p-" + board.name)["ok"] is True
+        server.wait_request(lambda r: "/8/lampctl/ballast.mpy 200" in r)
+        time.sleep(1.0)
+        ca.power_cut()  # a: in the middle of ballast.mpy
+        _console_shows(cb, '"percent": 100')
+        cb.power_cut()  # b: all verified, the pointer being switched
+        time.sleep(0.5)
+        for c in (ca, cb):
+            c.power_on()
+            c.set_clock(NIGHT)
+            c.wait_for(lambda s: s["lamp_level"] > 0, timeout=3, what="lamp lit after the power came back")
+        resumed = server.wait_request(lambda r: "/8/lampctl/ballast.mpy 206" in r)
+        assert int(resumed.split("from=")[1].split()[0]) > 0, resumed
+        for root, c in ((root_a, ca), (root_b, cb)):
+            event(watch, root, "ota_confirmed", timeout=90, release=8, version="0.1.0-big")
+            watch.wait_json(root + "/state", lambda d: d["ota"]["release"] == 8 and d["level"] == LEVEL)
+            c.wait_for(lambda s: s["lamp_level"] == level_at(LEVEL), what="lamp on schedule")
     finally:
         watch.close()
         server.stop()
