@@ -20,6 +20,8 @@ def register(kind: str, cls: type) -> None:
 
 
 def from_dict(d: dict):
+    if d.get("kind") == "firmware":
+        from ..release import campaign  # noqa: F401 (registers the OTA kind)
     cls = KINDS.get(d.get("kind"))
     if cls is None:
         raise ValueError(f"change kind {d.get('kind')!r}: one of {', '.join(sorted(KINDS))}")

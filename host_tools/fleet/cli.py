@@ -502,12 +502,31 @@ def _rollout_report(inv, rid) -> dict:
                                         "command_id": b["command_id"], "previous": b["previous"]} for b in boards}}
 
 
+def _release_change(number, url, releases, probation_s):
+    from ..release import build as builds
+    from ..release.campaign import FirmwareChange
+    if not url:
+        raise ValueError("--release needs --release-url: the release server's address as the boards reach it")
+    try:
+        rel = builds.load(releases or builds.default_dir(), number)
+    except builds.ReleaseError as e:
+        raise ValueError(str(e)) from None
+    return FirmwareChange.of(rel, url, probation_s)
+
+
 @rollout.command("start")
 @site_option
 @target_options
 @with_broker
 @click.option("--program", "program_text", help="The program document (JSON or @file.json).")
 @click.option("--config", "config_text", help="Settings to change (JSON object, or @file.json).")
+@click.option("--release", "release_no", type=int, default=None,
+              help="An OTA campaign: this signed release (pilotlight release build); give --release-url.")
+@click.option("--release-url", default=None, help="The release server's base URL, as the boards reach it.")
+@click.option("--releases", type=click.Path(path_type=Path, file_okay=False), default=None,
+              help="The release store [~/.pilotlight/releases].")
+@click.option("--probation", "probation_s", default=300, show_default=True, type=click.IntRange(20, 3600),
+              help="OTA: seconds the new app has to confirm (control loop alive, broker connected).")
 @click.option("--canary", default="1%", show_default=True, help="First wave: a number of boards or a share.")
 @click.option("--growth", default=2.0, show_default=True, type=click.FloatRange(1.0, 100), help="Wave size factor.")
 @click.option("--soak", default=60.0, show_default=True, type=click.FloatRange(0), help="Seconds healthy per wave.")
@@ -521,17 +540,26 @@ def _rollout_report(inv, rid) -> dict:
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
 def rollout_start(ctx, site, board, street, district, group, everything, offline, faulty, fw, drift, host, port,
-                  program_text, config_text, canary, growth, soak, threshold, timeout, max_boots, account, dry_run,
-                  as_json):
-    """Roll a program or settings change out to the target in waves."""
+                  program_text, config_text, release_no, release_url, releases, probation_s, canary, growth, soak,
+                  threshold, timeout, max_boots, account, dry_run, as_json):
+    """Roll a program, settings or a release (OTA) out to the target in waves.
+
+    \b
+    An OTA campaign (docs/ota.md): soak longer than the probation, two boots per board:
+      pilotlight fleet rollout start --district Centre --release 7 \\
+          --release-url http://10.0.0.5:8070 --soak 600 --max-boots 2
+    """
     from . import changes
     from .rollout import start
     from .rollout_store import Plan, _spread
-    if bool(program_text) == bool(config_text):
-        fail("give exactly one change: --program or --config")
+    if sum(map(bool, (program_text, config_text, release_no is not None))) != 1:
+        fail("give exactly one change: --program, --config or --release")
     try:
-        change = changes.ProgramChange(_fields(program_text)) if program_text else \
-            changes.ConfigChange(_fields(config_text))
+        if release_no is not None:
+            change = _release_change(release_no, release_url, releases, probation_s)
+        else:
+            change = changes.ProgramChange(_fields(program_text)) if program_text else \
+                changes.ConfigChange(_fields(config_text))
     except ValueError as e:
         fail(str(e))
     with open_db(ctx) as inv:

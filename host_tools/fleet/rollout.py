@@ -162,7 +162,8 @@ class Engine:
             return f"unhealthy: new fault {', '.join(new_faults)}"
         if view.boots - base["boots"] > self.plan.max_boots:
             return f"unhealthy: rebooted {view.boots - base['boots']} times (a reboot loop)"
-        return None
+        health = getattr(self.change, "health", None)   # a kind's own check (OTA: the new version runs)
+        return health(view) if health else None
 
     def _over_threshold(self) -> bool:
         c = store.counts(self.inv, self.rid)
