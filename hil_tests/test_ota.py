@@ -3,6 +3,7 @@ applied and confirmed; every bad release or failure leaves the old app
 running with the lamp on its schedule, and the board says why. Power cuts are
 real: the interpreter is killed."""
 import hashlib
+import shutil
 import threading
 import time
 
@@ -11,6 +12,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from hil_tests.ota_rig import Server, Store, provision, source
+from host_tools.release import build as builds
 from hil_tests.support.fleet import Watch
 from hil_tests.support.lamp import NIGHT, lamp_config, level_at
 
@@ -38,12 +40,26 @@ def store(tmp_path_factory):
     s.forged = s.variant(s.base, 6, {}, key=Ed25519PrivateKey.generate(), version="0.1.0-forged")
     # a bigger module, so a throttled download is still running when the power goes
     s.big = s.variant(s.base, 8, {"lampctl/ballast.py": "DATA = %r\n" % _noise(12000)}, version="0.1.0-big")
+    s.huge = _huge(s, 9)
     s.altered = s.variant(s.good, 7, {})
     mpy = s.altered.path / "lampctl/__init__.mpy"
     data = bytearray(mpy.read_bytes())
     data[-1] ^= 0xFF  # signed as it was, changed on the server
     mpy.write_bytes(bytes(data))
     return s
+
+
+def _huge(s, number):
+    """A release that cannot fit: its manifest (signed) lists a 1 TB module; refused before any download."""
+    import json as _json
+    folder = s.releases / str(number)
+    shutil.copytree(s.base.path, folder)
+    m = _json.loads((folder / "manifest.json").read_bytes())
+    files = m["files"] + [["lampctl/huge.mpy", 2 ** 40, "00" * 32]]
+    data = builds.manifest_bytes("0.1.0-huge", number, files)
+    (folder / "manifest.json").write_bytes(data)
+    (folder / "manifest.sig").write_bytes(s.key.sign(data))
+    return builds.load(s.releases, number)
 
 
 def _noise(n):
@@ -128,14 +144,16 @@ def test_a_signed_release_is_applied_and_confirmed(rig, tmp_path, broker, store)
 
 
 def test_bad_releases_are_refused_and_the_old_app_says_why(rig, tmp_path, broker, store):
-    """A forged signature, a file changed after signing, an older release: three boards at once."""
+    """A forged signature, a file changed after signing, a release the flash cannot hold, an
+    older release: four boards at once."""
     server = Server(store.releases)
     watch = Watch(broker.port)
     try:
-        boards = online(rig, tmp_path, broker, store, "bad", count=2)
+        boards = online(rig, tmp_path, broker, store, "bad", count=3)
         boards += online(rig, tmp_path, broker, store, "old", release=store.good)
         cases = [(store.forged, "manifest: the signature does not verify with this board's release key"),
                  (store.altered, "lampctl/__init__.mpy: sha256 differs from the signed manifest's"),
+                 (store.huge, "release needs "),
                  (store.base, "release 1 is older than the running release 2 (no signed downgrade permission)")]
         lamps = []
         for (board, c, root), (release, _) in zip(boards, cases):
@@ -144,7 +162,11 @@ def test_bad_releases_are_refused_and_the_old_app_says_why(rig, tmp_path, broker
             assert command(watch, root, release, server, "b-" + board.name)["ok"] is True
         for (board, c, root), (release, reason) in zip(boards, cases):
             failed = event(watch, root, "ota_failed", timeout=60)
-            assert failed["reason"] == reason and failed["version"] == release.version
+            assert failed["reason"].startswith(reason) and failed["version"] == release.version
+            reason = failed["reason"]
+            if release is store.huge:
+                assert "KB free for it" in reason
+                assert not any("/9/lampctl/" in r for r in server.requests)  # refused before any download
             running = 2 if release is store.base else 1
             st = watch.wait_json(root + "/state", lambda d: d["ota"].get("failed") == reason)
             assert st["ota"]["release"] == running and st["level"] == LEVEL and "probation" not in st["ota"]
