@@ -1,6 +1,6 @@
 # Everything the board says: retained `state` on every change, periodic `tele`,
-# `event`s and `ack`s, each with `seq` (monotonic per boot) and `ts` (UTC, or
-# null while the clock is unknown). While offline, events and telemetry wait in
+# `event`s and `ack`s, each with `boot` (lampctl.boots), `seq` (monotonic per
+# boot) and `ts` (UTC, or null while the clock is unknown). While offline, events and telemetry wait in
 # the flash outbox and go out in order, with their original ts, on reconnect.
 # Nothing here waits on the network: a producer makes the uplinks on time and
 # a drain task empties the outbox.
@@ -9,7 +9,7 @@ import gc
 import json
 import time
 
-from lampctl import VERSION, release
+from lampctl import VERSION, boots, release
 from lampctl.digest import config_hash
 from lampctl.outbox import EVENT, TELE, Outbox
 
@@ -26,6 +26,7 @@ class Uplink:
         self.client = client
         self.root = root
         self.seq = 0
+        self.boot = boots.next_boot()
         self.outbox = Outbox()
         self.last_state = None
         self.flying = 0  # fast-path publishes awaiting their PUBACK
@@ -36,6 +37,7 @@ class Uplink:
 
     def _stamp(self, body, ts=None):
         self.seq += 1
+        body["boot"] = self.boot
         body["seq"] = self.seq
         body["ts"] = ts if ts is not None else self.ctl.utc()
         return json.dumps(body, separators=(",", ":"))  # no spaces: ~10 % of a lamp's daily bytes
