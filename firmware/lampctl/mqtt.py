@@ -200,9 +200,7 @@ class MQTTClient:
         self._ping_pending = False
         self._tasks = [asyncio.create_task(self._guard(self._reader())),
                        asyncio.create_task(self._guard(self._keepalive()))]
-        if self._subs:
-            # Even when the broker kept our session: a reset between CONNACK and
-            # its SUBACK leaves a session without them, and a board deaf to commands.
+        if self._subs and (self.clean_session or not session_present):
             await self._send_subscribe()
         # Resend what the broker has not acknowledged, oldest first; loop until
         # none is left unsent on this connection, then accept new publishes.
@@ -220,9 +218,10 @@ class MQTTClient:
         if self.on_connect:
             self.on_connect(session_present)
         if self._subs and session_present and not self.clean_session:
-            # A kept session may lack our subscriptions (one made by another login with
-            # this id, as the provisioning self-test's); subscribing again only replaces
-            # them. Sent once connected, so what the session queued is answered at once.
+            # A kept session may lack our subscriptions (a reset between CONNACK and
+            # SUBACK, or another login with this id, as the provisioning self-test's):
+            # subscribing again only replaces them. Sent once connected, so commands
+            # the session queued (they arrive at once) are answered, not dropped.
             asyncio.create_task(self._send_subscribe())
 
     async def _guard(self, coro):
