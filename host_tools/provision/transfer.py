@@ -31,7 +31,9 @@ TMP_SUFFIX = ".pl~"
 
 # Board side: sha256 of the named files and of every file under the owned
 # folders, as sorted "hash path" lines; with _S true, only the sha256 of those
-# lines (64 bytes back instead of a line per file, when all is well).
+# lines (64 bytes back instead of a line per file, when all is well). The raw
+# REPL keeps globals between execs: the listing is deleted, or its RAM (two
+# app slots: ~90 lines) is what the unpack's 16 KB inflate window then lacks.
 _HASHES = """\
 import os,hashlib,binascii
 _S=%r
@@ -62,6 +64,7 @@ if _S:
  print(binascii.hexlify(h.digest()).decode())
 else:
  for l in _L:print(l,end='')
+del _L
 """
 
 # Board side: open the staging file and take base64 chunks.
@@ -84,6 +87,7 @@ def _mk(p):
   except OSError:pass
   d=d+'/'
 def _un(files,whole):
+ import gc;gc.collect()
  b=bytearray(1024);m=memoryview(b);h=hashlib.sha256()
  with open(%(staging)r,'rb') as z:
   s=deflate.DeflateIO(z,deflate.RAW,%(wbits)d)
