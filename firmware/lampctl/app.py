@@ -40,6 +40,16 @@ def shutdown():
         sensing.save_counters()
 
 
+def _resolver(host):
+    """The off-loop name lookup for a broker given by name; a numeric address
+    needs none (and the heap is spared its modules)."""
+    parts = host.split(".")
+    if len(parts) == 4 and all(p.isdigit() for p in parts):
+        return None
+    from lampctl.resolver import address
+    return address
+
+
 def connect(cfg, ctl, sensing, events, fed):
     """The network side: link, MQTT client, uplink and commands (only when the
     board has a broker configured; an offline board loads none of it)."""
@@ -48,7 +58,6 @@ def connect(cfg, ctl, sensing, events, fed):
     from lampctl.link import Link
     from lampctl.mqtt import MQTTClient, tls_context
     from lampctl.remote import Remote
-    from lampctl.resolver import address
     from lampctl import release
     from lampctl.uplink import Uplink
     dev, m = cfg["device"], cfg["mqtt"]
@@ -59,7 +68,7 @@ def connect(cfg, ctl, sensing, events, fed):
                         keepalive_s=m.get("keepalive_s", 60), ssl=ssl,
                         server_hostname=m["host"] if ssl else None,
                         will_topic=root + "/status", max_msg=m.get("max_message", 2048),
-                        resolve=address)
+                        resolve=_resolver(m["host"]))
     uplink = Uplink(cfg, ctl, sensing, link, events, client, root)
     remote = Remote(cfg, ctl, sensing, uplink, client, events, shutdown)
     client.on_message = remote.on_message
