@@ -18,6 +18,10 @@ setup: $(VENV)/.installed typings/.installed
 	@command -v chromium >/dev/null || { \
 	  echo "installing chromium (Debian package; the reports' browser check)"; \
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null; }
+	@echo 'int main(void){return 0;}' | gcc -m32 -x c - -o /dev/null 2>/dev/null || ! command -v apt-get >/dev/null || { \
+	  echo "installing gcc-multilib (Debian package) for the vboards' 32-bit interpreter"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq gcc-multilib >/dev/null; }
+	@$(PY) -m host_tools.vboard.interpreter >/dev/null
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)

@@ -1,6 +1,5 @@
 """Issue 5 figures: `pilotlight provision` on vboards throttled to 115200 baud,
 against the line's limit and against plain `mpremote fs cp -r` of the same bundle."""
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -17,6 +16,7 @@ from host_tools.provision.flow import Job, load_firmware
 from host_tools.provision.parallel import provision_all
 from host_tools.provision.ports import vboard_ports
 from host_tools.provision.session import Session
+from host_tools.vboard.flash import IMAGE_BYTES
 
 BAUD = 115200
 LINE_BYTES_PER_S = BAUD / 10
@@ -35,13 +35,11 @@ def _inventory(tmp: Path) -> Path:
 
 
 def _wipe(rig_boards) -> None:
-    """Fresh boards: empty flash, powered up again (host side: the flash is a folder)."""
+    """Fresh boards: an erased flash (the first boot formats it), powered up again."""
     for b in rig_boards:
         with b.control() as c:
             c.power_cut()
-        for p in b.flash.iterdir():
-            shutil.rmtree(p) if p.is_dir() else p.unlink()
-        with b.control() as c:
+            b.flash.write_bytes(b"\xff" * IMAGE_BYTES)
             c.power_on()
     time.sleep(1.0)
 
@@ -80,7 +78,7 @@ def measure():
 
             # The same bundle (firmware + this board's config) both ways, onto fresh boards.
             bundle = tmp / "bundle"
-            for path, data in {**firmware, "config.json": (vbs[0].flash / "config.json").read_bytes()}.items():
+            for path, data in {**firmware, "config.json": vbs[0].read_flash("config.json")}.items():
                 (bundle / path).parent.mkdir(parents=True, exist_ok=True)
                 (bundle / path).write_bytes(data)
             t0 = time.perf_counter()

@@ -63,40 +63,49 @@ def report(run) -> dict:
     return json.loads(run.stdout)
 
 
-def flash_files(flash: Path) -> set[str]:
-    return {p.relative_to(flash).as_posix() for p in flash.rglob("*") if p.is_file()}
-
-
-def assert_flash_holds_bundle(flash: Path, firmware: dict[str, bytes]) -> None:
-    """Every file of the bundle, byte for byte, and no other code: the app's own data
-    (its outbox, counters) may appear once it runs, but no module we did not put there."""
+def assert_flash_holds_bundle(vb, firmware: dict[str, bytes]) -> None:
+    """Every file of the bundle, byte for byte, in the board's LittleFS flash (as
+    littlefs-python reads it), and no other code: the app's own data (its outbox,
+    counters) may appear once it runs, but no module we did not put there."""
     for path, data in firmware.items():
-        assert (flash / path).read_bytes() == data, path
-    code = {p for p in flash_files(flash) if p.endswith((".py", ".mpy")) or p.startswith(("lampctl/", "app/"))}
+        assert vb.read_flash(path) == data, path
+    files = vb.flash_files()
+    code = {p for p in files if p.endswith((".py", ".mpy")) or p.startswith(("lampctl/", "app/"))}
     assert code == set(firmware)
-    assert (flash / "config.json").is_file() and not (flash / "maintenance").exists()
+    assert "config.json" in files and "maintenance" not in files
 
 
-def board_config(flash: Path) -> dict:
-    return json.loads((flash / "config.json").read_text())
+def board_config(vb) -> dict:
+    return json.loads(vb.read_flash("config.json"))
 
 
-def secrets_of(db, flashes=()) -> list[str]:
+def wait_for_sync_writing(vb, proc) -> None:
+    """Until the sync is writing the firmware to flash (the board has erased a few
+    blocks for it): the moment to cut power or kill the laptop side."""
+    with vb.control() as c:
+        start = c.status()["flash_erases"]
+        deadline = time.monotonic() + 60
+        while c.status()["flash_erases"] < start + 4:
+            assert time.monotonic() < deadline and proc.poll() is None, "the sync never started"
+            time.sleep(0.02)
+
+
+def secrets_of(db, vbs=()) -> list[str]:
     """The fleet accounts' passwords (this user's secrets file), the boards' (on their flash only)."""
     with open_inventory(db) as inv:
         fleet = [credentials.password(inv, a.username) for a in credentials.list_accounts(inv) if a.kind != "board"]
-    return fleet + [board_config(f)["mqtt"]["password"] for f in flashes if (f / "config.json").exists()] + [WIFI_KEY]
+    return fleet + [board_config(vb)["mqtt"]["password"] for vb in vbs if "config.json" in vb.flash_files()] + [WIFI_KEY]
 
 
-def assert_no_secret(run, db, flashes=()):
-    for secret in secrets_of(db, flashes):
+def assert_no_secret(run, db, vbs=()):
+    for secret in secrets_of(db, vbs):
         assert secret not in run.stdout and secret not in run.stderr
 
 
-def assert_inventory_holds_no_password(db, flashes):
+def assert_inventory_holds_no_password(db, vbs):
     """Not even in a free page or a journal: the bytes of every inventory file."""
     stored = b"".join(p.read_bytes() for p in Path(db).parent.glob(Path(db).name + "*"))
-    passwords = [board_config(f)["mqtt"]["password"] for f in flashes]
+    passwords = [board_config(vb)["mqtt"]["password"] for vb in vbs]
     assert passwords and all(len(p) >= 32 for p in passwords)
     assert not [p for p in passwords if p.encode() in stored]
 
@@ -124,8 +133,8 @@ def test_eight_boards_in_one_command_all_provisioned(rig, fleet, tmp_path):
     try:
         poles = set()
         for vb in vbs:
-            assert_flash_holds_bundle(vb.flash, firmware)
-            cfg = board_config(vb.flash)
+            assert_flash_holds_bundle(vb, firmware)
+            cfg = board_config(vb)
             poles.add(cfg["device"]["pole"])
             assert cfg["mqtt"]["username"] == cfg["device"]["id"] == vb.unique_id
             assert [b["selftest"]["broker"] for b in out["boards"] if b["chip_id"] == vb.unique_id] == [
@@ -137,8 +146,8 @@ def test_eight_boards_in_one_command_all_provisioned(rig, fleet, tmp_path):
         watch.close()
     assert len(poles) == 8                      # every board on a pole of its own
     assert len(out["labels"]) == 8 and all(Path(p).read_text().startswith("<svg") for p in out["labels"])
-    assert_no_secret(run, db, [vb.flash for vb in vbs])
-    assert_inventory_holds_no_password(db, [vb.flash for vb in vbs])
+    assert_no_secret(run, db, vbs)
+    assert_inventory_holds_no_password(db, vbs)
 
 
 @pytest.mark.needs_power_cut
@@ -149,11 +158,7 @@ def test_power_cut_mid_sync_stays_unprovisioned_and_next_run_completes(rig, flee
                              "--db", str(db), *broker_args(broker),
                              "--wifi-ssid", "METZ-LIGHTS", "--street", STREET, "--json"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    staging = vb.flash / ".pl_sync.z"
-    deadline = time.monotonic() + 60
-    while not (staging.exists() and staging.stat().st_size > 4096):
-        assert time.monotonic() < deadline and proc.poll() is None, "the sync never started"
-        time.sleep(0.05)
+    wait_for_sync_writing(vb, proc)
     with vb.control() as c:
         c.power_cut()
     stdout, _ = proc.communicate(timeout=120)
@@ -168,7 +173,7 @@ def test_power_cut_mid_sync_stays_unprovisioned_and_next_run_completes(rig, flee
     assert run.returncode == 0, out
     assert set(states(db).values()) == {"provisioned"}
     firmware, _ = load_firmware()
-    assert_flash_holds_bundle(vb.flash, firmware)
+    assert_flash_holds_bundle(vb, firmware)
 
 
 def test_laptop_side_killed_mid_sync_next_run_completes(rig, fleet):
@@ -179,11 +184,7 @@ def test_laptop_side_killed_mid_sync_next_run_completes(rig, fleet):
                              "--db", str(db), *broker_args(broker),
                              "--wifi-ssid", "METZ-LIGHTS", "--street", STREET, "--json"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    staging = vb.flash / ".pl_sync.z"
-    deadline = time.monotonic() + 60
-    while not (staging.exists() and staging.stat().st_size > 4096):
-        assert time.monotonic() < deadline and proc.poll() is None, "the sync never started"
-        time.sleep(0.05)
+    wait_for_sync_writing(vb, proc)
     proc.kill()
     proc.wait()
     assert set(states(db).values()) == {"new"}
@@ -191,26 +192,26 @@ def test_laptop_side_killed_mid_sync_next_run_completes(rig, fleet):
     assert report(run)["ok"], run.stdout
     assert set(states(db).values()) == {"provisioned"}
     firmware, _ = load_firmware()
-    assert_flash_holds_bundle(vb.flash, firmware)
+    assert_flash_holds_bundle(vb, firmware)
 
 
 def test_reprovision_unchanged_copies_only_a_new_password_and_prints_wall_time(rig, fleet):
     db, broker = fleet
     [vb] = rig.start(count=1, baud=115200)
     assert provision(db, broker, rig.home, "--street", STREET).returncode == 0
-    first = board_config(vb.flash)["mqtt"]["password"]
+    first = board_config(vb)["mqtt"]["password"]
     run = provision(db, broker, rig.home)   # the board is now running the firmware, watchdog armed
     assert run.returncode == 0, run.stdout + run.stderr
     assert "1 of 1 board(s) provisioned, wall time" in run.stdout
     out = report(provision(db, broker, rig.home, "--json"))
     # Each provisioning rotates the board's password: only config.json goes over again.
     assert out["boards"][0]["copied"] == ["config.json"] and out["boards"][0]["state"] == "provisioned"
-    assert board_config(vb.flash)["mqtt"]["password"] != first
+    assert board_config(vb)["mqtt"]["password"] != first
     assert out["boards"][0]["seconds"] < 10
     with open_inventory(db) as inv:
         stored = credentials.get_account(inv, vb.unique_id).pw_hash
-    assert credentials.verify_password(board_config(vb.flash)["mqtt"]["password"], stored)
-    assert_inventory_holds_no_password(db, [vb.flash])
+    assert credentials.verify_password(board_config(vb)["mqtt"]["password"], stored)
+    assert_inventory_holds_no_password(db, [vb])
 
 
 # An app logging at ~70% of the line's rate, with its watchdog armed, that shrugs off
@@ -243,16 +244,14 @@ def test_busy_logging_board_is_provisioned_every_time(rig, fleet):
     [vb] = rig.start(count=1, baud=115200)
     # A fresh board whose main.py knows nothing of maintenance mode, then twice our own kind.
     for attempt, main in enumerate([NOISY_LOOP, NOISY_FIRMWARE, NOISY_FIRMWARE]):
-        (vb.flash / "main.py").write_text(main)
-        (vb.flash / "maintenance").unlink(missing_ok=True)
+        vb.rewrite_flash({"main.py": main, "maintenance": None})
         with vb.control() as c:
-            c.reset()
             c.wait_for(lambda st: st["wdt_ms"] == 3000, what="the noisy app running")
         run = provision(db, broker, rig.home, "--street", STREET, "--json")
         out = report(run)
         assert run.returncode == 0, (attempt, out)
         assert "main.py" in out["boards"][0]["copied"]
-        assert not (vb.flash / "maintenance").exists()
+        assert "maintenance" not in vb.flash_files()
     assert set(states(db).values()) == {"provisioned"}
 
 
@@ -261,15 +260,15 @@ def test_dry_run_masks_secrets_and_changes_nothing(rig, fleet):
     [vb] = rig.start(count=1)
     assert provision(db, broker, rig.home, "--street", STREET).returncode == 0
     firmware, _ = load_firmware()
-    before = {p: (vb.flash / p).read_bytes() for p in [*firmware, "config.json"]}
-    (vb.flash / "app/a/lampctl/lamp.mpy").write_bytes(b"stale")   # something a real run would fix
+    before = {p: vb.read_flash(p) for p in [*firmware, "config.json"]}
+    vb.rewrite_flash({"app/a/lampctl/lamp.mpy": b"stale"})   # something a real run would fix
     run = provision(db, broker, rig.home, "--dry-run")
     assert run.returncode == 0, run.stdout + run.stderr
     assert '"password": "********"' in run.stdout and '"wifi_key": "********"' in run.stdout
     assert "would copy 2 file(s)" in run.stdout     # lamp.mpy, and config.json: a real run rotates the password
-    assert_no_secret(run, db, [vb.flash])
-    assert (vb.flash / "app/a/lampctl/lamp.mpy").read_bytes() == b"stale"
-    assert {p: (vb.flash / p).read_bytes() for p in before if p != "app/a/lampctl/lamp.mpy"} == \
+    assert_no_secret(run, db, [vb])
+    assert vb.read_flash("app/a/lampctl/lamp.mpy") == b"stale"
+    assert {p: vb.read_flash(p) for p in before if p != "app/a/lampctl/lamp.mpy"} == \
         {p: b for p, b in before.items() if p != "app/a/lampctl/lamp.mpy"}
     assert set(states(db).values()) == {"provisioned"}
     moved = provision(db, broker, rig.home, "--dry-run", "--pole-label", f"pilotlight:{SITE}/P-05")

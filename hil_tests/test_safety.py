@@ -65,9 +65,10 @@ def test_hung_control_task_is_reset_by_the_watchdog_and_the_lamp_relights(rig, t
 @pytest.mark.needs_boot_button
 def test_three_crashes_in_a_row_bring_up_safe_mode_and_a_technician_recovers(rig, tmp_path):
     board, c = _board(rig, tmp_path, "crashy")
-    module = board.flash / "app/a/lampctl/sensing.mpy"
-    good = module.read_bytes()
-    module.write_bytes(b"M\x06garbage")  # a botched update: boot.py is fine, the app cannot import
+    good, bad = tmp_path / "good.mpy", tmp_path / "bad.mpy"
+    good.write_bytes(board.read_flash("app/a/lampctl/sensing.mpy"))
+    bad.write_bytes(b"M\x06garbage")
+    mpremote(board.port, "fs", "cp", str(bad), ":app/a/lampctl/sensing.mpy")  # a botched update: the app cannot import
     boots = c.status()["boots"]
     c.reset()
     c.wait_for(lambda s: s["boots"] >= boots + 4, timeout=30, what="three crash resets")
@@ -80,7 +81,7 @@ def test_three_crashes_in_a_row_bring_up_safe_mode_and_a_technician_recovers(rig
                    "print(open('crash.log').read().count('Traceback'))")
     assert run.stdout.split() == ["3", "False", "True", "3"], run.stdout
 
-    module.write_bytes(good)  # the technician puts the right file back
+    mpremote(board.port, "fs", "cp", str(good), ":app/a/lampctl/sensing.mpy")  # the technician puts the right file back
     mpremote(board.port, "exec", "from lampctl import early\nearly.clear_crashes()")
     c.reset()
     c.wait_for(_at(30), timeout=15, what="app running again at 30 %")

@@ -27,7 +27,7 @@ def test_copy_list_run_survive_soft_reset_and_power_cut(rig, tmp_path):
         c.power_on()
         c.wait_for(lambda s: s["running"], what="boot after power on")
     assert "hello.py" in mpremote(board.port, "fs", "ls").stdout
-    assert (board.flash / "hello.py").read_text() == src.read_text()
+    assert board.read_flash("hello.py") == src.read_bytes()   # in the LittleFS image, as littlefs-python reads it
 
 
 def test_run_a_script_and_board_identity(rig, tmp_path):
@@ -42,15 +42,14 @@ def test_run_a_script_and_board_identity(rig, tmp_path):
 @pytest.mark.needs_reset
 @pytest.mark.needs_flash
 def test_boot_sequence_ctrl_c_and_watchdog(rig):
-    (board,) = rig.start("boot")
-    (board.flash / "boot.py").write_text("print('boot.py ran')\n")
-    (board.flash / "main.py").write_text(
-        "import machine, time\n"
-        "print('main.py ran, cause', machine.reset_cause())\n"
-        "wdt = machine.WDT(timeout=1500)\n"
-        "while True:\n"
-        "    wdt.feed()\n"
-        "    time.sleep_ms(50)\n")
+    (board,) = rig.start("boot", files={
+        "boot.py": "print('boot.py ran')\n",
+        "main.py": "import machine, time\n"
+                   "print('main.py ran, cause', machine.reset_cause())\n"
+                   "wdt = machine.WDT(timeout=1500)\n"
+                   "while True:\n"
+                   "    wdt.feed()\n"
+                   "    time.sleep_ms(50)\n"})
     with serial.Serial(board.port, 115200, timeout=0.2) as line, board.control() as c:
         c.reset()  # the EN button: boot.py, then main.py
         out = _read_until(line, b"main.py ran, cause 2")

@@ -40,14 +40,18 @@ def test_malformed_board_config(tmp_path, monkeypatch):
     assert "truncated.json: line 1" in _one_line_error(env_run("truncated.json"))
 
 
-def test_flash_dir_not_writable(tmp_path):
-    ro = tmp_path / "ro"
-    ro.mkdir()
-    ro.chmod(0o555)
+def test_flash_image_unusable(tmp_path):
+    ro = tmp_path / "ro.img"
+    ro.write_bytes(b"")
+    ro.chmod(0o444)
     assert "is not writable" in _one_line_error(_run("--flash", str(ro), home=tmp_path))
     afile = tmp_path / "afile"
     afile.write_text("")
-    assert "flash dir" in _one_line_error(_run("--flash", str(afile / "sub"), home=tmp_path))
+    assert "cannot be created" in _one_line_error(_run("--flash", str(afile / "sub.img"), home=tmp_path))
+    assert "is a directory" in _one_line_error(_run("--flash", str(tmp_path), home=tmp_path))
+    big = tmp_path / "big.img"
+    big.write_bytes(b"\0" * 3_000_000)
+    assert "3000000 bytes, more than the 2 MB flash" in _one_line_error(_run("--flash", str(big), home=tmp_path))
 
 
 def test_port_path_in_use(rig, tmp_path):

@@ -1,6 +1,5 @@
 """The firmware walking skeleton on a vboard: its lamp, its PIR, its heap."""
 import json
-import shutil
 import time
 
 import pytest
@@ -31,7 +30,7 @@ def _boot_with_firmware(rig, tmp_path, name, heap=None, **settings):
 def test_lamp_duty_follows_the_firmware_and_pir_irq_boosts_it(rig, tmp_path):
     board, c = _boot_with_firmware(rig, tmp_path, "lamp", default_level=30, presence_level=100, presence_hold_s=2,
                                    presence_fade_in_ms=200, presence_fade_out_ms=200)
-    lamp = json.loads((board.flash / "config.json").read_text())["board"]["lamp"]
+    lamp = json.loads(board.read_flash("config.json"))["board"]["lamp"]
     expected = duty_at(30)
     c.wait_for(lambda s: c.duty() == expected, what="lamp at 30 %")
     assert c.call("pwm")["freq"] == lamp["pwm_freq_hz"]
@@ -68,9 +67,10 @@ def test_power_monitor_registers_follow_the_lamp(rig, tmp_path):
 @pytest.mark.needs_board_spawn
 @pytest.mark.needs_flash
 def test_heap_limit_is_real(rig, tmp_path):
-    (small,) = rig.start("tiny", heap="12k")
+    bundle = firmware_bundle(tmp_path / "a", render_config())
     # too small even for mpremote's copy helpers: written straight to flash
-    shutil.copytree(firmware_bundle(tmp_path / "a", render_config()), small.flash, dirs_exist_ok=True)
+    (small,) = rig.start("tiny", heap="12k", files={
+        p.relative_to(bundle).as_posix(): p.read_bytes() for p in bundle.rglob("*") if p.is_file()})
     with serial.Serial(small.port, 115200, timeout=0.2) as line, small.control() as c:
         c.reset()
         deadline = time.monotonic() + 10

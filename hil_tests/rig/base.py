@@ -34,6 +34,17 @@ class RigBoard:
     def console(self) -> Console:
         return self.rig.console_for(self)
 
+    # The flash as a programmer or a flash dump sees it, where the rig reaches it.
+    def read_flash(self, path: str) -> bytes:
+        return self.rig.read_flash(self, path)
+
+    def flash_files(self) -> dict[str, int]:
+        return self.rig.flash_files(self)
+
+    def rewrite_flash(self, files: dict[str, bytes | str | None]) -> None:
+        """Power off, write (None removes), power on."""
+        self.rig.rewrite_flash(self, files)
+
 
 class Rig:
     target = "?"
@@ -48,6 +59,15 @@ class Rig:
 
     def console_for(self, board: RigBoard) -> Console:
         raise NotImplementedError
+
+    def read_flash(self, board: RigBoard, path: str) -> bytes:
+        raise NotImplementedError(f"the {self.target} rig cannot read a board's flash")
+
+    def flash_files(self, board: RigBoard) -> dict[str, int]:
+        raise NotImplementedError(f"the {self.target} rig cannot read a board's flash")
+
+    def rewrite_flash(self, board: RigBoard, files: dict[str, bytes | str | None]) -> None:
+        raise NotImplementedError(f"the {self.target} rig cannot write a board's flash")
 
     def console_logs(self) -> dict[str, str]:
         """Each board's console since the test began, for a failure report."""

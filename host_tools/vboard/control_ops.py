@@ -39,6 +39,7 @@ async def handle(board: VirtualBoard, req: dict) -> dict:
             "chip_temp_error_c": board.chip_temp_error_c, "lamp_level": hw.lamp_level(),
             "lamp_power_w": hw.physics.lamp_power_w, "lamp_energy_wh": hw.lamp_energy_wh(),
             **_rom_status(board),
+            "flash_erases": board.flash_erases,
         }
     if op == "pwm":
         pin = int(req.get("pin", board.board["lamp"]["pin"]))

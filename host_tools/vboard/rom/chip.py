@@ -10,13 +10,13 @@ valid MicroPython image goes on to the interpreter.
 from __future__ import annotations
 
 import asyncio
-import shutil
 import struct
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
 from ...esp_image import app as app_image, firmware, partitions
+from ..flash import erase_image, image_is_blank
 from .flash import FlashStore
 from .loader import RomLoader
 
@@ -25,8 +25,6 @@ BANNER = b"ets Jul 29 2019 12:21:46\r\n\r\nrst:%s,boot:%s\r\n"
 FLASH_BOOT = b"0x13 (SPI_FAST_FLASH_BOOT)"
 DOWNLOAD_BOOT = b"0x3 (DOWNLOAD_BOOT(UART0/UART1/SDIO_REI_REO_V2))"
 RTCWDT_RESET = b"0x10 (RTCWDT_RTC_RESET)"
-INITIAL_BOOT_PY = (b"# This file is executed on every boot (including wake-boot from deepsleep)\n#import esp\n"
-                   b"#esp.osdebug(None)\n#import webrepl\n#webrepl.start()\n")
 HEADER_LINES_PER_WDT = 20      # `invalid header` lines before the RTC watchdog resets the chip
 LINE_PERIOD = 0.05
 
@@ -41,10 +39,10 @@ class AppStart:
 
 
 class RomChip:
-    def __init__(self, board_dir: Path, fs_dir: Path, uid: str, print_: Callable[[bytes], None],
+    def __init__(self, board_dir: Path, fs_image: Path, uid: str, print_: Callable[[bytes], None],
                  set_baud: Callable[[int], None], auto_reset: bool = True):
         self.flash = FlashStore(board_dir / FLASH_FILE)
-        self.fs_dir = fs_dir
+        self.fs_image = fs_image
         self.mac = bytes.fromhex(uid)
         self.print = print_
         self.set_baud = set_baud
@@ -69,11 +67,11 @@ class RomChip:
         return FlashStore.present(board_dir / FLASH_FILE)
 
     @classmethod
-    def make_blank(cls, board_dir: Path, fs_dir: Path) -> None:
+    def make_blank(cls, board_dir: Path, fs_image: Path) -> None:
         """A chip straight from the reel: erased flash, so no filesystem either."""
         board_dir.mkdir(parents=True, exist_ok=True)
         FlashStore(board_dir / FLASH_FILE).erase_all()
-        _empty(fs_dir)
+        erase_image(fs_image)
 
     def close(self) -> None:
         self._pump.cancel()
@@ -133,11 +131,6 @@ class RomChip:
             self._vendor = fw
             return None
         self.mode = "app"
-        fresh = not any(self.fs_dir.iterdir()) if self.fs_dir.is_dir() else True
-        if fresh:
-            self.fs_dir.mkdir(parents=True, exist_ok=True)
-            (self.fs_dir / "boot.py").write_bytes(INITIAL_BOOT_PY)
-            self.print(b"Performing initial setup\r\n")
         return AppStart(fw)
 
     async def _hang(self) -> None:
@@ -196,7 +189,7 @@ class RomChip:
 
     def _erased(self, start: int, end: int) -> None:
         if end > firmware.FS_OFFSET:
-            _empty(self.fs_dir)            # the filesystem's sectors: MicroPython will format them anew
+            erase_image(self.fs_image)     # the filesystem's sectors: MicroPython will format them anew
 
     def set_throttle(self, baud: int | None) -> None:
         self._rate = baud / 10 if baud else None
@@ -233,9 +226,3 @@ class RomChip:
                 except OSError as e:          # the flash file: reported as the ROM reports a failed write
                     self.print(f"flash error: {e}\r\n".encode())
 
-
-def _empty(directory: Path) -> None:
-    if not directory.is_dir():
-        return
-    for p in directory.iterdir():
-        shutil.rmtree(p) if p.is_dir() and not p.is_symlink() else p.unlink()

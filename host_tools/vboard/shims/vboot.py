@@ -1,33 +1,51 @@
-# What the board's ROM and MicroPython do between reset and the REPL: load the
-# peripherals, mount the flash at /, run boot.py then (unless this is a soft
-# reset from the raw REPL) main.py. `micropython -i` then gives the REPL.
+# What the board's ROM and the esp32 port's frozen _boot.py do between reset
+# and the REPL: mount the flash partition (LittleFS) at /, making it first on a
+# fresh chip, then run boot.py and (unless this is a soft reset from the raw
+# REPL) main.py in the REPL's globals. `micropython -i` then gives the REPL.
 import sys
 import uos
+import vfs
 
-# The shims live outside the flash, so load them all before / becomes the flash.
-for _m in ("_vbus", "machine", "network", "ntptime", "time", "socket", "esp32", "esp", "os"):
-    __import__(_m)
-del _m
+# Shims frozen into the interpreter sit on .frozen/shims; the PyPI stand-in has
+# them on a host folder that the flash is about to hide, so it loads them now.
+_SHIMS = sys.path[1]
+if not _SHIMS.startswith(".frozen"):
+    for _m in ("_vbus", "machine", "network", "ntptime", "time", "socket", "esp32", "esp", "os"):
+        __import__(_m)
+from flashbdev import bdev
 
-uos.mount(uos.VfsPosix(uos.getenv("VBOARD_FLASH")), "/")
+vfs.umount("/")
+try:
+    vfs.mount(vfs.VfsLfs2(bdev), "/")
+except OSError:  # blank or unreadable flash: what the esp32 port's inisetup does
+    vfs.VfsLfs2.mkfs(bdev)
+    vfs.mount(vfs.VfsLfs2(bdev), "/")
+    if uos.getenv("VBOARD_INISETUP") == "1":  # a board flashed with a MicroPython image
+        print("Performing initial setup")
+        with open("/boot.py", "w") as _f:
+            _f.write("# This file is executed on every boot (including wake-boot from deepsleep)\n"
+                     "#import esp\n#esp.osdebug(None)\n#import webrepl\n#webrepl.start()\n")
+        del _f
 uos.chdir("/")
-sys.path[:] = ["", ".frozen", "/lib"]
+sys.path[:] = ["", ".frozen", "/lib"] + ([_SHIMS] if _SHIMS.startswith(".frozen") else [])
 
 
-def _vboot_run(name):
+def _run(name):
     try:
         src = open(name).read()
     except OSError:
         return
     try:
-        exec(compile(src, name, "exec"), globals())
-    except KeyboardInterrupt as e:
-        sys.print_exception(e)
-    except Exception as e:
+        exec(compile(src, name, "exec"), _main)
+    except BaseException as e:
+        if isinstance(e, SystemExit):
+            raise
         sys.print_exception(e)
 
 
-_vboot_run("boot.py")
+import __main__
+_main = __main__.__dict__
+_run("boot.py")
 if uos.getenv("VBOARD_MODE") != "raw":
-    _vboot_run("main.py")
-del _vboot_run
+    _run("main.py")
+del _run, _main

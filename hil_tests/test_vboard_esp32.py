@@ -1,0 +1,35 @@
+"""The vboard is ESP32-shaped where the firmware can tell: word size, small-int
+range, float format, platform, a GC heap of exactly the size asked for, the
+ESP32 modules frozen in (no heap for their code), and a LittleFS flash."""
+import pytest
+
+from hil_tests.conftest import mpremote
+
+pytestmark = pytest.mark.virtual_only
+
+SHAPE = "import sys, gc\nprint(sys.maxsize, 1/3, sys.platform, gc.mem_free() + gc.mem_alloc())"
+
+
+@pytest.mark.parametrize("heap, total", [("96k", 96 * 1024), ("64k", 64 * 1024), ("200k", 200 * 1024)])
+def test_word_size_floats_platform_and_heap_as_on_the_chip(rig, heap, total):
+    (board,) = rig.start("shape", heap=heap)
+    out = mpremote(board.port, "exec", SHAPE).stdout.split()
+    assert out == ["2147483647", "0.33333334", "esp32", str(total)]
+
+
+def test_a_unix_time_is_a_big_int_and_a_float_of_it_loses_seconds(rig):
+    (board,) = rig.start("bigint", heap="96k")
+    code = ("import gc\nt = 1795800000\ngc.collect(); gc.disable(); a = gc.mem_alloc()\n"
+            "u = t + 1\nprint(gc.mem_alloc() - a > 0, float(t) == float(t + 1), int(float(t)) - t)")
+    # 1795800000 is 1795800064 in a 32-bit float
+    # above 2^30 an int is heap-allocated, and a single-precision float resolves 128 s there
+    assert mpremote(board.port, "exec", code).stdout.split() == ["True", "True", "64"]
+
+
+def test_esp32_modules_are_frozen_in_and_override_the_unix_ones(rig):
+    (board,) = rig.start("frozen", heap="96k")
+    code = ("import machine, network, esp32, time, os\n"
+            "print(machine.__file__, hasattr(machine, 'WDT'), network.WLAN().config('mac').hex()[:6], os.listdir('/'))")
+    out = mpremote(board.port, "exec", code).stdout.split()
+    assert out[:3] == ["shims/machine.py", "True", "240ac4"]   # a frozen module
+    assert out[3] == "[]"   # nothing of the vboard's own on the board's flash

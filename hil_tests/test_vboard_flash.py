@@ -1,0 +1,68 @@
+"""The board's flash is a LittleFS image, as on the chip: what the board, mpremote
+and the host write is found by littlefs-python, and power cuts in the middle of
+writes leave a filesystem that mounts."""
+import random
+import time
+
+import pytest
+
+from hil_tests.conftest import mpremote
+from hil_tests.rig.virtual import write_flash
+from host_tools.vboard.flash import FlashError, FlashImage
+
+pytestmark = pytest.mark.virtual_only
+
+WRITER = """\
+import os
+n = 0
+while True:
+    n += 1
+    with open("state.tmp", "w") as f:
+        f.write(("%d " % n) * 300)
+    os.rename("state.tmp", "state.txt")
+    with open("log.txt", "a") as f:
+        f.write("%d\\n" % n)
+    if n % 50 == 0:
+        os.remove("log.txt")
+"""
+
+
+def test_what_the_board_and_mpremote_write_is_in_the_littlefs_image(rig, tmp_path):
+    (board,) = rig.start("fs", heap="96k")
+    src = tmp_path / "notes.txt"
+    src.write_bytes(bytes(range(256)) * 20)
+    mpremote(board.port, "fs", "mkdir", ":data")
+    mpremote(board.port, "fs", "cp", str(src), ":data/notes.txt")
+    mpremote(board.port, "exec", "import os\nwith open('a.tmp', 'w') as f:\n    f.write('{\"level\": 40}')\nos.rename('/a.tmp', '/state.json')\n"
+             "f = open('log.txt', 'a'); f.write('one\\n'); f.close()\nf = open('log.txt', 'a'); f.write('two\\n'); f.close()")
+    with FlashImage(board.flash) as flash:
+        assert flash.files() == {"data/notes.txt": 5120, "state.json": 13, "log.txt": 8}
+        assert flash.read("data/notes.txt") == src.read_bytes()
+        assert flash.read("log.txt") == b"one\ntwo\n"
+
+
+def test_the_host_writes_the_flash_only_while_the_board_is_off(rig):
+    (board,) = rig.start("prog", heap="96k")
+    with pytest.raises(FlashError, match="in use by a running vboard"):
+        write_flash(board.flash, {"x.py": "X = 1"})
+    board.rewrite_flash({"x.py": "X = 42\n"})
+    assert mpremote(board.port, "exec", "import x; print(x.X)").stdout.strip() == "42"
+
+
+def test_power_cuts_in_the_middle_of_writes_leave_a_mountable_flash(rig):
+    (board,) = rig.start("cut", heap="96k", files={"main.py": WRITER})
+    rng = random.Random(7)
+    seen = set()
+    with board.control() as c:
+        for _ in range(25):
+            c.wait_for(lambda s: s["running"], what="boot")
+            time.sleep(rng.uniform(0.05, 0.3))
+            c.power_cut()
+            with FlashImage(board.flash) as flash:   # raises if littlefs cannot mount it
+                state = flash.read("state.txt").split()
+                assert len(state) == 300 and len(set(state)) == 1, "a half-written state survived the cut"
+                seen.add(state[0])
+                if flash.exists("log.txt"):
+                    assert flash.read("log.txt").endswith(b"\n")
+            c.power_on()
+    assert len(seen) > 10   # the cuts did land at different points of the writing
