@@ -3,9 +3,9 @@ range, float format, platform, a GC heap of exactly the size asked for, the
 ESP32 modules frozen in (no heap for their code), and a LittleFS flash."""
 import pytest
 
-from hil_tests.conftest import mpremote
+from hil_tests.support.firmware import mpremote
 
-pytestmark = pytest.mark.virtual_only
+pytestmark = pytest.mark.needs_board_spawn   # boards of a chosen heap
 
 SHAPE = "import sys, gc\nprint(sys.maxsize, 1/3, sys.platform, gc.mem_free() + gc.mem_alloc())"
 

@@ -6,11 +6,11 @@ import time
 
 import pytest
 
-from hil_tests.conftest import mpremote
+from hil_tests.support.firmware import mpremote
 from hil_tests.rig.virtual import write_flash
 from host_tools.vboard.flash import FlashError, FlashImage
 
-pytestmark = pytest.mark.virtual_only
+pytestmark = [pytest.mark.needs_board_spawn, pytest.mark.needs_flash, pytest.mark.needs_power_cut]
 
 WRITER = """\
 import os

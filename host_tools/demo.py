@@ -27,6 +27,7 @@ from .inventory import open_inventory, places
 from .inventory.gis_csv import import_csv
 from .signals import Stopped, stop_signals
 from .paths import firmware_module
+from .vboard.board import APP_HEAP_TODAY
 from .vboard.control import VBoardClient
 
 topics = firmware_module("topics")
@@ -120,7 +121,8 @@ def _demo(lamps: int, keep: bool):
         console.print(f"[bold]broker[/] Mosquitto on 127.0.0.1:{broker.port}, accounts and ACL from the inventory")
 
         sup = subprocess.Popen([sys.executable, "-m", "host_tools", "vboard", "run", "--name", "lamp", "--count",
-                                str(lamps), "--home", str(home), "--json"], stdout=subprocess.PIPE, text=True)
+                                str(lamps), "--home", str(home), "--heap", str(APP_HEAP_TODAY), "--json"],
+                               stdout=subprocess.PIPE, text=True)
         stack.callback(lambda: (sup.terminate(), sup.wait(30)))
         ready = json.loads(sup.stdout.readline())["ready"]
         rigs = {b["unique_id"]: VBoardClient(b["name"], home) for b in ready}

@@ -11,15 +11,14 @@ from pathlib import Path
 from hil_tests.rig.base import Rig, RigBoard
 from hil_tests.rig.capabilities import CAPABILITIES
 from hil_tests.support.console import Console
+from host_tools.vboard.board import APP_HEAP_TODAY
 from host_tools.vboard.control import ControlError, VBoardClient
 from host_tools.vboard.flash import FlashImage
 from host_tools.vboard.host import names
 
 PILOTLIGHT = [sys.executable, "-m", "host_tools"]
-# The GC heap the rig gives a board that runs the app. The vboard's default is
-# the firmware's budget (96k); until the app's footprint work (issue 11) lands,
-# the app needs more than that on the ESP32-shaped interpreter.
-APP_HEAP = "160k"
+# The heap the rig gives a board unless a test asks for one: what the app needs.
+APP_HEAP = str(APP_HEAP_TODAY)
 
 
 class VirtualRig(Rig):

@@ -42,6 +42,9 @@ ROM_RESET = {
 RAW_BANNER = b"raw REPL; CTRL-B to exit\r\n"
 # The firmware's GC heap budget (docs/vboard.md says why 96 KB).
 DEFAULT_HEAP = 96 * 1024
+# The app does not fit that budget yet (issue 11, item 5): what runs the whole
+# app (the HIL rig, the demo) asks for this much until it does.
+APP_HEAP_TODAY = 192 * 1024
 CONSOLE_KEEP = 64 * 1024  # console output kept for the rig (a failed test's report)
 
 
