@@ -30,8 +30,8 @@ def _online(rig, tmp_path, broker, name, clock=NIGHT, board_type="esp32-devkitc"
     cfg = lamp_config(board.unique_id, broker.port, **settings)
     cfg["board"] = render_config(board_type)["board"]
     deploy_firmware(board.port, tmp_path, cfg)
-    for path, text in (flash or {}).items():
-        (board.flash / path).write_text(text)
+    if flash:
+        board.rewrite_flash(flash)
     fleet = Fleet(broker.port, topics.root("test", board.unique_id), client_id=f"fleet-{name}")
     if clock is None:
         c.fault("ntp_slow", delay_ms=NTP_DEAD_MS)
@@ -230,15 +230,14 @@ def test_the_crash_log_keeps_to_its_cap(rig, tmp_path):
     (board,) = rig.start("crashlog")
     deploy_firmware(board.port, tmp_path, render_config(location=PARIS))
     c = board.control()
-    log = board.flash / "crash.log"
-    log.write_text("Traceback (an earlier crash)\n" * 80)  # 2,320 bytes: above the 2 KB cap already
-    before = log.stat().st_size
-    module = board.flash / "lampctl" / "sensing.mpy"
-    module.write_bytes(b"M\x06garbage")  # the app cannot import: every boot crashes
     boots = c.status()["boots"]
-    c.reset()
+    earlier = "Traceback (an earlier crash)\n" * 80          # 2,320 bytes: above the 2 KB cap already
+    board.rewrite_flash({"crash.log": earlier,
+                         "lampctl/sensing.mpy": b"M\x06garbage"})  # the app cannot import: every boot crashes
+    before = len(earlier)
     c.wait_for(lambda s: s["boots"] >= boots + 4, timeout=30, what="three crash resets, then safe mode")
-    assert log.stat().st_size == before, f"the crash log grew past its cap: {before} -> {log.stat().st_size} bytes"
+    after = board.flash_files()["crash.log"]
+    assert after == before, f"the crash log grew past its cap: {before} -> {after} bytes"
     c.close()
 
 
@@ -261,7 +260,7 @@ def test_a_replaced_lamp_starts_its_burn_hours_and_its_constant_light_output_aga
         _lamp_at(c, 40)
         tele = fleet.wait_json("tele", lambda d: d["seq"] > ack["seq"], timeout=15)
         assert tele["burn_h"] < 0.01 and tele["cycles"] == 0, tele
-        kept = json.loads((board.flash / "meter.json").read_text())
+        kept = json.loads(board.read_flash("meter.json"))
         assert kept["burn_s"] < 60 and kept["cycles"] == 0, f"not on flash at once: {kept}"
     finally:
         fleet.close()
