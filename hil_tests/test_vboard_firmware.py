@@ -81,6 +81,6 @@ def test_heap_limit_is_real(rig, tmp_path):
 
     (ok,) = rig.start("roomy")  # the default heap, as a stock ESP32 build leaves
     deploy_firmware(ok.port, tmp_path / "b", render_config())
-    out = mpremote(ok.port, "exec", "import gc\nfrom lampctl import app\n"
+    out = mpremote(ok.port, "exec", "import gc, appslot\nappslot.select()\nfrom lampctl import app\n"   # as boot.py
                    "built = app.build(); built[2].step(0); gc.collect(); print(gc.mem_free())").stdout
     assert int(out.split()[-1]) > 16 * 1024
