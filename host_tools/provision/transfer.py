@@ -22,9 +22,10 @@ from typing import Callable
 
 from .session import Session
 
-# The board inflates with a 2**WBITS-byte window: 16 KB of its heap, for a
-# stream a few percent longer than with the 32 KB default.
-WBITS = 14
+# The board inflates with a 2**WBITS-byte window: 4 KB of its heap, in one
+# piece. A 16 KB window (a stream a few percent shorter) did not always find
+# 16 KB in one piece on a board that had run the app, in the ESP32-sized heap.
+WBITS = 12
 CHUNK = 8192            # compressed bytes per raw-paste exec (11 KB of base64 source on the board)
 STAGING = ".pl_sync.z"  # the compressed stream on the board's flash, until it is unpacked
 TMP_SUFFIX = ".pl~"
@@ -33,7 +34,7 @@ TMP_SUFFIX = ".pl~"
 # folders, as sorted "hash path" lines; with _S true, only the sha256 of those
 # lines (64 bytes back instead of a line per file, when all is well). The raw
 # REPL keeps globals between execs: the listing is deleted, or its RAM (two
-# app slots: ~90 lines) is what the unpack's 16 KB inflate window then lacks.
+# app slots: ~90 lines) is what the unpack's inflate window then lacks.
 _HASHES = """\
 import os,hashlib,binascii
 _S=%r
