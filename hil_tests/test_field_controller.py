@@ -233,7 +233,7 @@ def test_the_crash_log_keeps_to_its_cap(rig, tmp_path):
     boots = c.status()["boots"]
     earlier = "Traceback (an earlier crash)\n" * 80          # 2,320 bytes: above the 2 KB cap already
     board.rewrite_flash({"crash.log": earlier,
-                         "lampctl/sensing.mpy": b"M\x06garbage"})  # the app cannot import: every boot crashes
+                         "app/a/lampctl/sensing.mpy": b"M\x06garbage"})  # the app cannot import: every boot crashes
     before = len(earlier)
     c.wait_for(lambda s: s["boots"] >= boots + 4, timeout=30, what="three crash resets, then safe mode")
     after = board.flash_files()["crash.log"]
