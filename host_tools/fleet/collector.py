@@ -13,22 +13,27 @@ never published), so every board counts as offline until it proves it is back:
 a live message, or a retained `state` other than the last one seen before the
 restart (every board publishes its state anew on reconnecting).
 
+Its MQTT client is host_tools.fleet.mqtt_async (the simulator's), not paho: on
+the same burst of 30,000 messages from 10,000 lamps (bench/fleet.py) both took
+in 11,000-17,000 msg/s, the asyncio client with about a fifth less CPU.
+
 Subscriptions are QoS 0: a QoS 1 subscriber's queue at the broker is bounded
 (max_queued_messages), and a district's burst after a broker restart overflows
 it; QoS 0 to a connected subscriber is not queued that way. Messages that do get
 lost between board and fleet show as seq gaps."""
 from __future__ import annotations
 
+import asyncio
+import ssl
 import threading
 import time
 from pathlib import Path
-
-import paho.mqtt.client as paho
 
 from ..inventory import open_inventory
 from . import view_store
 from .board_view import BoardView, apply
 from .history import Recorder
+from .mqtt_async import AsyncMQTT, ConnectRefused
 from .uplink import Uplink, decode
 
 UPTIME_TOPIC = "$SYS/broker/uptime"
@@ -38,11 +43,12 @@ RESYNC_AFTER_S = (10.0, 30.0, 70.0)   # after a broker restart, read the retaine
                                       # reconnect may come in a burst the broker drops QoS 0 messages of)
 
 
-def _later(delay: float, fn) -> None:
-    """fn on a timer thread that never keeps the process alive."""
-    t = threading.Timer(delay, fn)
-    t.daemon = True
-    t.start()
+def _tls_context(tls: dict) -> ssl.SSLContext:
+    """paho's tls_set(ca_certs=, certfile=, keyfile=) arguments, as an SSL context."""
+    ctx = ssl.create_default_context(cafile=tls.get("ca_certs"))
+    if tls.get("certfile"):
+        ctx.load_cert_chain(tls["certfile"], tls.get("keyfile"))
+    return ctx
 
 
 class Collector:
@@ -65,14 +71,10 @@ class Collector:
         self.seq_at_restart: dict[str, int | None] = {}   # each board's state seq when the broker restart was seen
         self.subscribed = threading.Event()
         self._pending_meta: dict[str, str] = {}
-        self.client = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id=username, clean_session=True)
-        self.client.username_pw_set(username, password)
-        if tls:
-            self.client.tls_set(**tls)
-        self.client.reconnect_delay_set(0.5, 5)
-        self.client.on_connect = self._on_connect
-        self.client.on_message = self._on_message
-        self.client.on_disconnect = lambda *a: self.subscribed.clear()
+        self.username, self.password = username, password
+        self.ssl = _tls_context(tls) if tls else None
+        self.client: AsyncMQTT | None = None
+        self._uptime: asyncio.Future | None = None
 
     # --- the one place every uplink goes through ------------------------------------
     def handle(self, topic: str, payload: bytes, retained: bool) -> Uplink | None:
@@ -97,49 +99,69 @@ class Collector:
         return up
 
     # --- MQTT -----------------------------------------------------------------------
-    def _on_connect(self, client, userdata, flags, reason, props):
-        if reason.is_failure:
-            return
-        self.connects += 1
-        self._uptime_seen = False
-        client.subscribe(UPTIME_TOPIC, 0)
-        _later(UPTIME_WAIT_S, self._subscribe_data)
-
-    def _subscribe_data(self) -> None:
-        if not self.subscribed.is_set():
+    async def _session(self) -> None:
+        """Connect, learn whether the broker restarted, subscribe, serve; again when lost."""
+        backoff = 0.5
+        while True:
+            lost = asyncio.Event()
+            client = AsyncMQTT(self.username, self.host, self.port, self.username, self.password, keepalive_s=30,
+                               clean_session=True, ssl=self.ssl, on_message=self._on_message, on_lost=lost.set)
+            self._uptime = asyncio.get_running_loop().create_future()
+            try:
+                await client.connect()
+                await client.subscribe([(UPTIME_TOPIC, 0)])
+            except (OSError, ConnectRefused, asyncio.TimeoutError):
+                client.abort()
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
+                continue
+            backoff = 0.5
+            self.client = client
+            self.connects += 1
+            try:
+                uptime = await asyncio.wait_for(asyncio.shield(self._uptime), UPTIME_WAIT_S)
+            except asyncio.TimeoutError:
+                uptime = None
+            if self._on_uptime(uptime):
+                for delay in RESYNC_AFTER_S:
+                    asyncio.get_running_loop().call_later(delay, self._resync, client)
+            try:
+                await client.subscribe([(f"pl/{self.site}/+/+", 0)])
+            except ConnectionError:
+                continue
             self.subscribed.set()
-            self.client.subscribe(f"pl/{self.site}/+/+", 0)
+            await lost.wait()
+            self.subscribed.clear()
+            self.client = None
 
-    def _on_message(self, client, userdata, msg):
-        if msg.topic == UPTIME_TOPIC:
-            self._on_uptime(msg.payload)
+    def _resync(self, client: AsyncMQTT) -> None:
+        """Subscribe again: the broker sends every retained status and state anew."""
+        if client.connected:
+            asyncio.ensure_future(client.subscribe([(f"pl/{self.site}/+/+", 0)]))
+
+    def _on_message(self, topic: str, payload: bytes, retained: bool) -> None:
+        if topic == UPTIME_TOPIC:
+            if self._uptime is not None and not self._uptime.done():
+                self._uptime.set_result(bytes(payload))
         else:
-            self.handle(msg.topic, msg.payload, msg.retain)
+            self.handle(topic, payload, retained)
 
-    def _on_uptime(self, payload: bytes) -> None:
-        if self.subscribed.is_set():
-            return
+    def _on_uptime(self, payload: bytes | None) -> bool:
+        """True when the broker's uptime says it restarted since the last connection."""
         try:
-            started = time.time() - int(payload.split()[0])
+            started = time.time() - int(payload.split()[0]) if payload else None
         except (ValueError, IndexError):
             started = None
-        if started is not None:
-            restarted = self.broker_started is not None and started > self.broker_started + RESTART_SLACK_S
-            self.distrust_retained_online = restarted
-            if restarted:
-                self._everyone_offline()
-                for delay in RESYNC_AFTER_S:
-                    _later(delay, self._resync)
-            if self.broker_started is None or restarted:
-                self.broker_started = started
-                self._pending_meta[f"broker_started:{self.site}"] = repr(started)
-        self._subscribe_data()
-
-    def _resync(self) -> None:
-        """Subscribe again: the broker sends every retained status and state anew."""
-        if self.subscribed.is_set():
-            self.client.unsubscribe(f"pl/{self.site}/+/+")
-            self.client.subscribe(f"pl/{self.site}/+/+", 0)
+        if started is None:
+            return False   # a broker without $SYS: trust what it keeps
+        restarted = self.broker_started is not None and started > self.broker_started + RESTART_SLACK_S
+        self.distrust_retained_online = restarted
+        if restarted:
+            self._everyone_offline()
+        if self.broker_started is None or restarted:
+            self.broker_started = started
+            self._pending_meta[f"broker_started:{self.site}"] = repr(started)
+        return restarted
 
     def _everyone_offline(self) -> None:
         now = time.time()
@@ -166,19 +188,23 @@ class Collector:
 
     def run(self, stop: threading.Event, ready: threading.Event | None = None) -> None:
         """Collect until `stop` is set; the views are written every flush_s and at the end."""
-        self.client.connect_async(self.host, self.port, keepalive=30)
-        self.client.loop_start()
+        asyncio.run(self._main(stop, ready))
+
+    async def _main(self, stop: threading.Event, ready: threading.Event | None) -> None:
+        session = asyncio.create_task(self._session())
         try:
             with open_inventory(self.db) as inv:
-                while not stop.wait(self.flush_s):
+                while not stop.is_set():
+                    await asyncio.sleep(self.flush_s)
                     self.flush(inv)
                     if ready is not None and self.subscribed.is_set():
                         ready.set()
                 self.flush(inv)
                 self.history.close()
         finally:
-            self.client.disconnect()
-            self.client.loop_stop()
+            session.cancel()
+            if self.client is not None:
+                await self.client.close()
 
     def start(self) -> "RunningCollector":
         return RunningCollector(self)
