@@ -219,7 +219,7 @@ def add_vboards(bed: FleetBed, count: int) -> None:
     run = subprocess.run([sys.executable, "-m", "host_tools", "provision", "--vboards", "--home", str(bed.rig.home),
                           "--db", str(bed.db), "--board-type", "esp32-devkitc", "--street", VBOARD_STREET,
                           "--broker-host", bed.broker.host, "--broker-port", str(bed.broker.port),
-                          "--wifi-ssid", "METZ-LIGHTS", "--json", *bed.broker.provision_args()],
+                          "--wifi-ssid", "METZ-LIGHTS", "--json", *getattr(bed.broker, "provision_args", list)()],
                          capture_output=True, text=True, timeout=300,
                          env=dict(os.environ, PILOTLIGHT_WIFI_KEY="bed-wifi-key", COLUMNS="200"))
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
