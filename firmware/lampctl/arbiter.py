@@ -100,6 +100,12 @@ class Arbiter:
         self.override = None  # type: tuple | None
         self.mode = None  # type: str | None
         self.clo = 1.0
+        # update() runs every tick: in steady state it allocates nothing (no new
+        # tuple, no new float) and hands back the same result object.
+        self._want_mode = None  # type: str | None
+        self._want_fade = 0
+        self._out_in = None  # type: float | None
+        self._out = (None, None)  # type: tuple
 
     def set_limits(self, min_level, max_level):
         """The lamp's level limits (a program's min_level/max_level)."""
@@ -124,33 +130,46 @@ class Arbiter:
 
     def set_burn_hours(self, hours):
         self.clo = clo_factor(self.clo_curve, hours)
+        self._out_in = None  # the next update scales the level anew
+
+    def _want(self, mode, fade_ms):
+        self._want_mode, self._want_fade = mode, fade_ms
 
     def _choose(self, utc, program_level, presence_level, lux):
+        """The target level; the mode and fade time go to _want_mode, _want_fade."""
         if utc is None:
+            self._want(FAILSAFE, self.switch_ms)
             if lux is None or self.ambient is None:
-                return self.safe_level, FAILSAFE, self.switch_ms
-            return (self.safe_level if self.ambient.update(lux) else 0), FAILSAFE, self.switch_ms
+                return self.safe_level
+            return self.safe_level if self.ambient.update(lux) else 0
         ov = self.override
         if ov is not None and ov[1] is not None and utc >= ov[1]:
             self.override = ov = None
         if ov is not None:
-            return ov[0], OVERRIDE, ov[2]
+            self._want(OVERRIDE, ov[2])
+            return ov[0]
         if presence_level is not None:
-            return presence_level, PRESENCE, self.presence_in_ms
+            self._want(PRESENCE, self.presence_in_ms)
+            return presence_level
         if self.mode == PRESENCE:
-            return program_level, SCHEDULE, self.presence_out_ms
-        return program_level, SCHEDULE, self.switch_ms if self.mode == FAILSAFE else self.follow_ms
+            self._want(SCHEDULE, self.presence_out_ms)
+        else:
+            self._want(SCHEDULE, self.switch_ms if self.mode == FAILSAFE else self.follow_ms)
+        return program_level
 
     def update(self, now, utc, program_level, presence_level=None, lux=None):
         """(output level %, mode) at `now` ms. program_level is the evaluator's
         level for now (ignored while utc is None), presence_level what
         Presence.level() returned, lux the ambient reading or None."""
-        target, mode, fade_ms = self._choose(utc, program_level, presence_level, lux)
-        target = clamp_level(target, self.min_level, self.max_level)
+        target = clamp_level(self._choose(utc, program_level, presence_level, lux), self.min_level, self.max_level)
+        mode, fade_ms = self._want_mode, self._want_fade
         if mode == self.mode:
             fade_ms = max(fade_ms, self.fade.remaining(now))  # a retarget never rushes a fade
         self.mode = mode
         self.fade.to(target, fade_ms, now)
         level = clamp_level(self.fade.at(now), self.min_level, self.max_level)
-        # constant light output dims a new lamp, never below the lowest level its program allows
-        return clamp_level(level * self.clo, self.min_level, 100), mode
+        if level != self._out_in or mode is not self._out[1]:
+            self._out_in = level
+            # constant light output dims a new lamp, never below the lowest level its program allows
+            self._out = (clamp_level(level * self.clo, self.min_level, 100), mode)
+        return self._out

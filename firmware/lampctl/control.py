@@ -30,7 +30,9 @@ class Controller:
         self.tz = TZ(loc["tz"]) if loc else None
         self.evaluator = None
         self.program_level = cfg["default_level"]
-        self.next_change = 0
+        self.next_change = 0    # UTC second of the program's next change (0: evaluate now)
+        self._next_b = 0        # the same on the board's clock (time.time(), a small int)
+        self._utc = None        # the last UTC second computed (see step)
         # the failsafe follows the light sensor wherever one is fitted, whatever its kind
         ambient = AmbientSwitch() if sensor_kinds.light_fitted(board.get("sensors")) else None
         self.arbiter = Arbiter(lamp.level, safe_level=cfg["failsafe_level"], ambient=ambient,
@@ -213,19 +215,37 @@ class Controller:
             self.clear_override()
 
     def step(self, now):
-        """Decide and drive the output; return ms until the next decision."""
+        """Decide and drive the output; return ms until the next decision.
+
+        In steady state a step allocates nothing: a UTC second is above 2^30, a
+        heap-allocated big int on the ESP32, so the step counts on the board's
+        own clock (seconds since 2000, a small int until 2034) and makes a UTC
+        value only when something needs one: the program's next change, an
+        override restored across a reset, a motion event."""
         if not self.clock_ok:  # a clock set since boot (RTC restored, NTP, a command)
             self.clock_ok = self.state.clock_valid(clock.utc())
-        utc = self.utc()
+        b = time.time() if self.clock_ok else None
+        utc = None
+        ov = self._override
+        if b is not None and ov is not None and (ov[3] is None or ov[1] is None):
+            utc = clock.utc()   # an override restored or set without a clock: placed in time now
         self._expire_override(now, utc)
-        if utc is not None and self.evaluator is not None and utc >= self.next_change:
+        if b is not None and self.evaluator is not None and (self.next_change == 0 or b >= self._next_b):
+            utc = clock.utc()
             level, nxt = self.evaluator.level(utc)
             self.program_level = level
             self.next_change = nxt if nxt is not None and nxt > utc else utc + 1
+            self._next_b = self.next_change - clock.EPOCH_OFFSET
+        if b is not None and utc is None and self._utc is None:
+            utc = clock.utc()
+        if utc is not None:
+            self._utc = utc
+        elif b is not None:
+            utc = self._utc   # the arbiter only asks whether the clock is known (overrides end on ticks here)
         while self.edges:
             self.edges -= 1
             if self.presence.motion(now) == ANNOUNCE:
-                self.events.emit("motion", utc)
+                self.events.emit("motion", clock.utc() if b is not None else None)
                 if self.on_announce is not None:
                     self.on_announce()
         if self.identify_until is not None:
@@ -241,8 +261,8 @@ class Controller:
         if self.arbiter.fade.remaining(now):
             return FADE_STEP_MS
         wait = IDLE_MS
-        if utc is not None and self.evaluator is not None:
-            wait = max(FADE_STEP_MS, min(IDLE_MS, (self.next_change - utc) * 1000))
+        if b is not None and self.evaluator is not None:
+            wait = FADE_STEP_MS if self._next_b <= b else IDLE_MS
         if self._override is not None and self._override[3] is not None:
             wait = max(0, min(wait, time.ticks_diff(self._override[3], now)))
         return wait

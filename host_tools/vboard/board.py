@@ -479,6 +479,12 @@ class VirtualBoard:
             return
         try:
             while line := await reader.readline():
+                if line[:1] == b"!":   # a write the board does not wait on (_vbus.tell)
+                    try:
+                        self._bus_request(line[1:].decode().split())
+                    except (OSError, ValueError, IndexError, KeyError):
+                        pass
+                    continue
                 try:
                     reply = "OK " + self._bus_request(line.decode().split())
                 except OSError as e:

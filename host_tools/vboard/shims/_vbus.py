@@ -38,6 +38,12 @@ def call(line):
     return reply[3:].strip().decode()
 
 
+def tell(line):
+    # A constant request (bytes, "!" first, newline last) with no reply: what a
+    # register write costs on the chip, no allocation (the watchdog's feed).
+    _req.write(line)
+
+
 def on(kind, handler):
     # handler(args) runs on the event thread: it may only set values or
     # micropython.schedule() work for the main thread.

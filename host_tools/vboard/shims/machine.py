@@ -123,6 +123,7 @@ class PWM:
         self._duty = 0
         self._invert = invert
         self._active = True
+        self._sent_duty = self._sent_freq = -1
         self.init(freq=freq, duty=duty, duty_u16=duty_u16, duty_ns=duty_ns)
 
     def init(self, *, freq=None, duty=None, duty_u16=None, duty_ns=None, invert=None):
@@ -145,7 +146,12 @@ class PWM:
 
     def _send(self):
         duty = 65535 - self._duty if self._invert else self._duty
-        _vbus.call("PWM %d %d %d" % (self._pin, self._freq, duty if self._active else 0))
+        if not self._active:
+            duty = 0
+        if duty != self._sent_duty or self._freq != self._sent_freq:
+            # (the same duty again changes nothing on the pin, nor allocates, as in C)
+            _vbus.call("PWM %d %d %d" % (self._pin, self._freq, duty))
+            self._sent_duty, self._sent_freq = duty, self._freq
 
     def freq(self, value=None):
         if value is None:
@@ -264,7 +270,7 @@ class WDT:
         _vbus.call("WDT %d" % timeout)
 
     def feed(self):
-        _vbus.call("FEED")
+        _vbus.tell(b"!FEED\n")
 
 
 class RTC:

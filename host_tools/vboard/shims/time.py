@@ -9,14 +9,26 @@ import _vbus
 
 _EPOCH_2000 = 946684800
 _offset_ns = int(uos.getenv("VBOARD_CLOCK_OFFSET_NS") or 0)
+# time() as the chip's C code gives it, without allocating: whole seconds
+# since 2000 (a small int until 2034) counted from an anchor on ticks_ms,
+# taken again when the clock is set and once a day (ticks_diff's range is 6 days).
+_DAY_MS = 86400000
+_anchor_s = 0
+_anchor_t = 0
+
+
+def _anchor():
+    global _anchor_s, _anchor_t
+    t = ticks_ms()
+    ms = _board_ns() // 1000000
+    _anchor_s = ms // 1000
+    _anchor_t = ticks_add(t, -(ms % 1000))  # seconds roll over on the board's second boundaries
 
 
 def _clock(args):
     global _offset_ns
     _offset_ns = int(args[0])
-
-
-_vbus.on("CLOCK", _clock)
+    _anchor()
 
 
 def _board_ns():
@@ -27,11 +39,20 @@ def _board_ns():
 def _set_board_ns(ns):
     global _offset_ns
     _offset_ns = ns + _EPOCH_2000 * 1000000000 - utime.time_ns()
+    _anchor()
     _vbus.call("CLOCK %d" % _offset_ns)
 
 
 def time():
-    return _board_ns() // 1000000000
+    d = ticks_diff(ticks_ms(), _anchor_t)
+    if d >= _DAY_MS or d < 0:
+        _anchor()
+        d = ticks_diff(ticks_ms(), _anchor_t)
+    return _anchor_s + d // 1000
+
+
+_anchor()
+_vbus.on("CLOCK", _clock)
 
 
 def time_ns():

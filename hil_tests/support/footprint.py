@@ -1,0 +1,80 @@
+"""The firmware's footprint on the vboard's ESP32-shaped interpreter, measured
+with the compiled firmware on the board's flash as provisioning puts it there:
+bytes the control loop allocates per tick (gc.mem_alloc() deltas with the
+collector off). Shared by the HIL test and `make bench`."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from hil_tests.support.firmware import firmware_bundle
+from hil_tests.support.lamp import render_config
+
+NIGHT = 1795818600   # 2026-11-27 23:30 CET: the program holds 40 % until sunrise
+PARIS = {"lat": 48.8566, "lon": 2.3522, "tz": "CET-1CEST,M3.5.0,M10.5.0/3"}
+PROGRAM = {"id": "night", "steps": [{"at": "sunset", "level": 100, "fade": 60}, {"at": "23:00", "level": 40},
+                                     {"at": "sunrise", "level": 0}]}
+TICKS = 3600         # a simulated hour of one-second ticks
+
+# Runs on the board (mpremote run): the app's controller, lamp and watchdog,
+# stepped as the control task steps them, with `now` one second further each tick.
+TICK_SCRIPT = """
+import gc, json, time, machine
+from lampctl import clock, config, store
+from lampctl.control import Controller
+from lampctl.events import Events
+from lampctl.lamp import Lamp
+cfg = config.load()
+lamp = Lamp(cfg["board"]["lamp"], cfg["failsafe_level"])
+state, _ = store.load()
+ctl = Controller(cfg, lamp, state, Events(), cfg["program"])
+wdt = machine.WDT(timeout=60000)
+t0 = time.ticks_ms()
+for i in range(30):  # settle: the first decision fades in from boot's level
+    ctl.step(time.ticks_add(t0, i * 1000))
+    wdt.feed()
+gc.collect()
+gc.disable()
+before = gc.mem_alloc()
+for i in range(%(ticks)d):
+    ctl.step(time.ticks_add(t0, (30 + i) * 1000))
+    wdt.feed()
+step = gc.mem_alloc() - before
+before = gc.mem_alloc()
+u = clock.utc()
+utc = gc.mem_alloc() - before
+gc.enable()
+print(json.dumps({"per_tick": step / %(ticks)d, "utc_call": utc, "mode": ctl.mode, "level": lamp.level}))
+"""
+
+
+def control_loop_allocation(rig, tmp: Path) -> dict:
+    """Per-tick allocation of the control loop's step over a simulated hour, in
+    steady state at night (program level, no presence, no override)."""
+    cfg = render_config(location=PARIS, program=PROGRAM)
+    bundle = firmware_bundle(tmp / "fw", cfg)
+    files = {p.relative_to(bundle).as_posix(): p.read_bytes() for p in bundle.rglob("*") if p.is_file()}
+    files["main.py"] = b"# the app is stepped by hand\n"
+    (board,) = rig.start("alloc", files=files)
+    with board.control() as c:
+        c.set_clock(NIGHT)
+    script = tmp / "ticks.py"
+    script.write_text(TICK_SCRIPT % {"ticks": TICKS})
+    run = subprocess.run([sys.executable, "-m", "mpremote", "connect", board.port, "resume", "run", str(script)],
+                         capture_output=True, text=True, timeout=300)
+    if run.returncode or not run.stdout.strip():
+        raise RuntimeError(f"the tick script failed on the board: {run.stdout}{run.stderr}")
+    return json.loads(run.stdout.strip().splitlines()[-1])
+
+
+def measure_control_loop() -> dict:
+    from hil_tests.rig.virtual import VirtualRig
+    with tempfile.TemporaryDirectory() as tmp:
+        rig = VirtualRig(Path(tmp) / "home")
+        try:
+            return control_loop_allocation(rig, Path(tmp))
+        finally:
+            rig.stop()
