@@ -78,3 +78,46 @@ def measure_control_loop() -> dict:
             return control_loop_allocation(rig, Path(tmp))
         finally:
             rig.stop()
+
+
+def app_heap(rig, tmp: Path, broker_port: int, heap: int, seconds: float = 12.0) -> dict:
+    """The whole app (control, sensing, MQTT connected, uplink, commands) on a
+    board of `heap` bytes: its own report of free heap after a collection
+    (`heap_free`) and the lowest seen (`heap_low`), from its telemetry."""
+    from hil_tests.support.fleet import Fleet
+    from host_tools.vboard.board import unique_id_for
+    uid = unique_id_for("app")
+    cfg = render_config(device={"id": uid, "site": "bench"}, location=PARIS, program=PROGRAM, tele_interval_s=2,
+                        mqtt={"host": "127.0.0.1", "port": broker_port, "keepalive_s": 60})
+    bundle = firmware_bundle(tmp / "app", cfg)
+    files = {p.relative_to(bundle).as_posix(): p.read_bytes() for p in bundle.rglob("*") if p.is_file()}
+    fleet = Fleet(broker_port, f"pl/bench/{uid}", client_id="footprint")
+    try:
+        (board,) = rig.start("app", heap=str(heap), files=files)
+        with board.control() as c:
+            c.set_clock(NIGHT)
+        import time
+        deadline = time.monotonic() + seconds
+        tele = fleet.wait_json("tele", lambda d: d["ts"] is not None, timeout=60)
+        while time.monotonic() < deadline:
+            try:
+                tele = fleet.wait_json("tele", lambda d: d["seq"] > tele["seq"], timeout=deadline - time.monotonic())
+            except TimeoutError:
+                break
+        return {"heap": heap, "free": tele["heap_free"], "low": tele["heap_low"]}
+    finally:
+        fleet.client.loop_stop()
+        fleet.client.disconnect()
+
+
+def measure_app_heap(heap: int) -> dict:
+    from hil_tests.rig.virtual import VirtualRig
+    from host_tools.broker.mosquitto import Mosquitto
+    with tempfile.TemporaryDirectory() as tmp:
+        rig = VirtualRig(Path(tmp) / "home")
+        broker = Mosquitto(Path(tmp) / "broker").start()
+        try:
+            return app_heap(rig, Path(tmp), broker.port, heap)
+        finally:
+            rig.stop()
+            broker.stop()
