@@ -1,6 +1,7 @@
 """Issue 11 figures: the firmware's footprint on the vboard's ESP32-shaped
 interpreter, with the compiled firmware on the board's flash as provisioning
 puts it there."""
+from bench.tls_cost import tls_session_cost
 from hil_tests.support.footprint import measure_app_heap, measure_control_loop
 from host_tools.vboard.board import APP_HEAP_TODAY
 
@@ -14,3 +15,6 @@ def measure():
     # The app does not fit 96k yet (docs/vboard.md): measured at the heap it runs in.
     yield f"app heap live, mqtt connected, at {kb}k", app["heap"] - app["free"], "bytes"
     yield f"app heap low-water at {kb}k", app["low"], "bytes"
+    tls = tls_session_cost()
+    yield "tls session gc heap", tls["gc"], "bytes"
+    yield "tls session c heap (mbedtls, resident)", tls["c"], "bytes"
