@@ -2,7 +2,7 @@
 interpreter, with the compiled firmware on the board's flash as provisioning
 puts it there."""
 from bench.tls_cost import tls_session_cost
-from hil_tests.support.footprint import measure_app_heap, measure_control_loop
+from hil_tests.support.footprint import measure_app_heap, measure_control_loop, measure_flash_day
 from host_tools.vboard.board import APP_HEAP_TODAY
 
 
@@ -15,6 +15,8 @@ def measure():
     # The app does not fit 96k yet (docs/vboard.md): measured at the heap it runs in.
     yield f"app heap live, mqtt connected, at {kb}k", app["heap"] - app["free"], "bytes"
     yield f"app heap low-water at {kb}k", app["low"], "bytes"
+    # the app's own writes of a day (energy counters, state at program changes), on LittleFS
+    yield "flash blocks erased per simulated day", measure_flash_day(), "blocks"
     tls = tls_session_cost()
     yield "tls session gc heap", tls["gc"], "bytes"
     yield "tls session c heap (mbedtls, resident)", tls["c"], "bytes"

@@ -121,3 +121,57 @@ def measure_app_heap(heap: int) -> dict:
         finally:
             rig.stop()
             broker.stop()
+
+
+# A day of the app's own flash writes at the defaults, on the board's LittleFS:
+# the energy counters as the meter saves them (its 15-minute cadence over one
+# sample every 10 s, lit from 18:00 to 06:00), and the controller's state at
+# each of the program's changes (sunset, 23:00, sunrise). Online, so no outbox.
+DAY_SCRIPT = """
+from lampctl import config, store
+from lampctl.metering import Meter, expected_power_w
+from lampctl.ticks import ticks_add
+cfg = config.load()
+lamp_cfg = cfg["board"]["lamp"]
+meter = Meter(lamp_cfg)
+state, _ = store.load()
+now = 0
+for t in range(0, 86400, 10):
+    hour = t // 3600
+    level = 80 if hour >= 18 or hour < 6 else 0
+    now = ticks_add(now, 10000)
+    meter.sample(now, level, expected_power_w(level, lamp_cfg))
+    if meter.save_due(now):
+        meter.save(now)
+    if t in (17 * 3600, 23 * 3600, 7 * 3600):
+        store.save(state, 1795800000 + t)
+print("day done")
+"""
+
+
+def flash_day(rig, tmp: Path) -> int:
+    """Blocks the board's flash erases for a simulated day of the app's writes."""
+    cfg = render_config(location=PARIS, program=PROGRAM)
+    bundle = firmware_bundle(tmp / "fw", cfg)
+    files = {p.relative_to(bundle).as_posix(): p.read_bytes() for p in bundle.rglob("*") if p.is_file()}
+    files["main.py"] = b"# the day is run by hand\n"
+    (board,) = rig.start("flashday", files=files)
+    script = tmp / "day.py"
+    script.write_text(DAY_SCRIPT)
+    with board.control() as c:
+        before = c.status()["flash_erases"]
+        run = subprocess.run([sys.executable, "-m", "mpremote", "connect", board.port, "resume", "run", str(script)],
+                             capture_output=True, text=True, timeout=600)
+        if "day done" not in run.stdout:
+            raise RuntimeError(f"the day script failed on the board: {run.stdout}{run.stderr}")
+        return c.status()["flash_erases"] - before
+
+
+def measure_flash_day() -> int:
+    from hil_tests.rig.virtual import VirtualRig
+    with tempfile.TemporaryDirectory() as tmp:
+        rig = VirtualRig(Path(tmp) / "home")
+        try:
+            return flash_day(rig, Path(tmp))
+        finally:
+            rig.stop()
