@@ -83,7 +83,8 @@ def measure_control_loop() -> dict:
 def app_heap(rig, tmp: Path, broker_port: int, heap: int, seconds: float = 12.0) -> dict:
     """The whole app (control, sensing, MQTT connected, uplink, commands) on a
     board of `heap` bytes: its own report of free heap after a collection
-    (`heap_free`) and the lowest seen (`heap_low`), from its telemetry."""
+    (`heap_free`) and the lowest seen (`heap_low`), from its telemetry; or,
+    where it never reports, the MemoryError its crash log holds (`oom`)."""
     from hil_tests.support.fleet import Fleet
     from host_tools.vboard.board import unique_id_for
     uid = unique_id_for("app")
@@ -98,13 +99,19 @@ def app_heap(rig, tmp: Path, broker_port: int, heap: int, seconds: float = 12.0)
             c.set_clock(NIGHT)
         import time
         deadline = time.monotonic() + seconds
-        tele = fleet.wait_json("tele", lambda d: d["ts"] is not None, timeout=60)
+        try:
+            tele = fleet.wait_json("tele", lambda d: d["ts"] is not None, timeout=30)
+        except TimeoutError:
+            log = board.read_flash("crash.log") if "crash.log" in board.flash_files() else b""
+            if b"MemoryError" not in log:
+                raise
+            return {"heap": heap, "oom": log.decode(errors="replace").strip().splitlines()[-1]}
         while time.monotonic() < deadline:
             try:
                 tele = fleet.wait_json("tele", lambda d: d["seq"] > tele["seq"], timeout=deadline - time.monotonic())
             except TimeoutError:
                 break
-        return {"heap": heap, "free": tele["heap_free"], "low": tele["heap_low"]}
+        return {"heap": heap, "free": tele["heap_free"], "low": tele["heap_low"], "oom": None}
     finally:
         fleet.client.loop_stop()
         fleet.client.disconnect()
