@@ -30,7 +30,8 @@ from lampctl.lamp import Lamp
 cfg = config.load()
 lamp = Lamp(cfg["board"]["lamp"], cfg["failsafe_level"])
 state, _ = store.load()
-ctl = Controller(cfg, lamp, state, Events(), cfg["program"])
+ctl = Controller(cfg, lamp, state, Events())
+ctl.restore()   # as the app does at boot: the config's program
 wdt = machine.WDT(timeout=60000)
 t0 = time.ticks_ms()
 for i in range(30):  # settle: the first decision fades in from boot's level
