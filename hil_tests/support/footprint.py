@@ -37,13 +37,16 @@ t0 = time.ticks_ms()
 for i in range(30):  # settle: the first decision fades in from boot's level
     ctl.step(time.ticks_add(t0, i * 1000))
     wdt.feed()
+def hour(ctl, wdt, t0, mem_alloc):
+    # a function: its loop counter and locals live on the stack, not in the heap
+    before = mem_alloc()
+    for i in range(%(ticks)d):
+        ctl.step(time.ticks_add(t0, (30 + i) * 1000))
+        wdt.feed()
+    return mem_alloc() - before
 gc.collect()
 gc.disable()
-before = gc.mem_alloc()
-for i in range(%(ticks)d):
-    ctl.step(time.ticks_add(t0, (30 + i) * 1000))
-    wdt.feed()
-step = gc.mem_alloc() - before
+step = hour(ctl, wdt, t0, gc.mem_alloc)
 before = gc.mem_alloc()
 u = clock.utc()
 utc = gc.mem_alloc() - before
