@@ -51,6 +51,8 @@ class BoardView:
     seq_gaps: int = 0          # gaps of finished boots (the current boot's are len(seq_missing))
     duplicates: int = 0
     messages: int = 0
+    release: int | None = None          # the release it runs (state.ota.release)
+    release_pending: str | None = None  # the version being installed, or on probation / failed (state.ota)
 
     @property
     def gaps(self) -> int:
@@ -63,6 +65,23 @@ class BoardView:
 
 
 TELE_FIELDS = ("power_w", "energy_wh", "burn_h", "cycles", "rssi", "heap_free", "heap_low", "uptime_s", "dropped")
+
+
+def _ota(ota) -> tuple:
+    """(running release, pending note) from a state's `ota` part (older firmware has none)."""
+    if not isinstance(ota, dict):
+        return None, None
+    if ota.get("pending"):
+        note = ota["pending"] + (" (paused)" if ota.get("phase") == "paused" else "")
+    elif ota.get("probation"):
+        note = "on probation"
+    elif ota.get("failed"):
+        note = f"{ota.get('failed_version')} refused"
+    elif ota.get("rolled_back"):
+        note = f"{ota.get('failed_version')} rolled back"
+    else:
+        note = None
+    return ota.get("release"), note
 
 
 def apply(v: BoardView, up) -> bool:
@@ -82,6 +101,7 @@ def apply(v: BoardView, up) -> bool:
         v.level, v.mode, v.program = body.get("level"), body.get("mode"), body.get("program")
         v.program_hash, v.config_hash = body.get("program_hash"), body.get("config_hash")
         v.fw, v.clock = body.get("fw"), body.get("clock")
+        v.release, v.release_pending = _ota(body.get("ota"))
         v.faults = sorted({f.get("fault") for f in body.get("faults") or () if isinstance(f, dict)} - {None})
         v.state_at, v.state_seq = up.at, up.seq
     elif up.kind == "tele":

@@ -270,3 +270,9 @@ MIGRATIONS.append(
         PRIMARY KEY (site_id, key)
     );
     """)
+MIGRATIONS.append(
+    # OTA (docs/ota.md): each board's running release and the update pending on it, as its state reports them.
+    """
+    ALTER TABLE fleet_boards ADD COLUMN release INTEGER;
+    ALTER TABLE fleet_boards ADD COLUMN release_pending TEXT;
+    """)

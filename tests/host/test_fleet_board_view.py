@@ -63,3 +63,18 @@ def test_what_is_not_an_uplink_is_skipped():
     assert decode("pl/metz/group/centre/presence", b"{}", False) is None
     assert decode(f"pl/metz/{DEV}/state", b"{not json", False) is None
     assert decode(f"pl/metz/{DEV}/status", b"maybe", False) is None
+
+
+def test_the_view_shows_the_running_release_and_what_is_pending():
+    from host_tools.fleet.render import _release
+    v = BoardView(DEV, "metz")
+    feed(v, "state", {"seq": 1, "fw": "0.1.0"})                       # firmware from before OTA
+    assert (v.release, v.release_pending) == (None, None)
+    feed(v, "state", {"seq": 2, "fw": "0.1.0", "ota": {"release": 3, "slot": "a", "pending": "0.2.0"}})
+    assert (v.release, v.release_pending) == (3, "0.2.0")
+    assert _release(v.to_dict()) == "3 -> 0.2.0"
+    feed(v, "state", {"seq": 3, "fw": "0.2.0", "ota": {"release": 4, "slot": "b", "probation": True}})
+    assert (v.release, v.release_pending) == (4, "on probation")
+    feed(v, "state", {"seq": 4, "fw": "0.1.0", "ota": {"release": 3, "slot": "a", "rolled_back": "watchdog reset",
+                                                       "failed_version": "0.2.0"}})
+    assert (v.release, v.release_pending) == (3, "0.2.0 rolled back")
