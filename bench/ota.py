@@ -88,13 +88,8 @@ def _update_time(tmp, store, release, whole):
             (board,) = rig.start("bench")
             provision(board, tmp, lamp_config(board.unique_id, broker.port), store.base, store.public_hex)
             if whole:  # a board whose running app shares no file with the release
-                with board.control() as c:
-                    c.power_cut()
-                manifest = board.flash / "app/a/manifest.json"
-                m = json.loads(manifest.read_bytes())
-                manifest.write_text(json.dumps({**m, "files": []}))
-                with board.control() as c:
-                    c.power_on()
+                m = json.loads(board.read_flash("app/a/manifest.json"))
+                board.rewrite_flash({"app/a/manifest.json": json.dumps({**m, "files": []})})
             with board.control() as c:
                 c.set_clock(NIGHT)
                 c.reset()
