@@ -21,6 +21,7 @@ from lampctl import ota_http, release, store
 KEY_PATH = "ota.pub"          # the fleet's release key, written at provisioning (64 hex digits)
 MANIFEST_MAX = 16384
 CHUNK = 512                   # the one buffer every byte of an update passes through
+SYNC_BYTES = 4096             # a download is committed to flash every block (a power cut loses less)
 ATTEMPTS = 3                  # tries per update boot before the app runs again
 RETRY_MS = 5000               # the wait after a failed try grows by this each time
 LINK_WAIT_MS = 60000          # for the network link to come up
@@ -314,7 +315,15 @@ async def _download(url, dest, size):
     with open(dest, "ab" if have else "wb") as f:
         if have == size:
             return 0
-        return await ota_http.get(url, _buf, f.write, offset=have)
+        unsynced = [0]
+
+        def sink(mv):
+            f.write(mv)
+            unsynced[0] += len(mv)
+            if unsynced[0] >= SYNC_BYTES:
+                f.flush()  # LittleFS keeps written data only once synced: the point a power cut resumes from
+                unsynced[0] = 0
+        return await ota_http.get(url, _buf, sink, offset=have)
 
 
 async def _switch(run, m, job, events):
