@@ -56,14 +56,19 @@ def pytest_collection_modifyitems(config, items):
 
 
 def _one_worker_per_shared_fixture(items):
-    """Under pytest-xdist (`--dist loadgroup`), the tests of a module that share
-    a module- or session-scoped fixture (a simulated district, say) run on one
-    worker: every worker would otherwise build its own copy."""
+    """Under pytest-xdist (`--dist loadgroup`), the tests that share a session-
+    scoped fixture (the simulated district, say) run on one worker, whatever
+    module they are in, and so do the tests of a module that share a module-
+    scoped one: every worker would otherwise build its own copy."""
     for item in items:
         defs = getattr(item, "_fixtureinfo", None)
-        shared = defs and any(d[-1].scope in ("module", "package", "session") and d[-1].baseid
-                              for d in defs.name2fixturedefs.values())
-        if shared:
+        if not defs:
+            continue
+        shared = [d[-1] for d in defs.name2fixturedefs.values() if d[-1].baseid]
+        session = sorted(d.argname for d in shared if d.scope == "session")
+        if session:
+            item.add_marker(pytest.mark.xdist_group("session:" + session[0]))
+        elif any(d.scope in ("module", "package") for d in shared):
             item.add_marker(pytest.mark.xdist_group(item.module.__name__))
 
 
