@@ -1,8 +1,9 @@
 # Which of the two app slots (app/a, app/b) runs (docs/ota.md). Beside
 # boot.py and main.py and never replaced over the air, so a broken app cannot
 # take the choice down with it. Kept tiny: every boot loads it; the rest of
-# the loader's update work (probation, rollback) is in apptrial, loaded only
-# while a new app is on probation.
+# the loader's update work (probation, rollback) is in apptrial, which boot.py
+# loads only while a new app is on probation (apptrial uses this module, not
+# the other way round).
 #
 # app/slot.json, replaced whole by rename: {"run": slot to start, "good": the
 # confirmed slot, ...}; run != good: the app in `run` is on probation.
@@ -37,12 +38,8 @@ def slot_dir(slot):
 
 
 def select():
-    """boot.py, first thing: roll back a new app whose trial failed (apptrial),
-    then put the slot to run first on the import path."""
-    global _st
-    if on_probation():
-        import apptrial
-        _st = apptrial.check(state())
+    """boot.py, once a failed trial is rolled back: put the slot to run first
+    on the import path."""
     path = "/" + slot_dir(state()["run"])
     if path not in sys.path:
         sys.path.insert(0, path)

@@ -3,6 +3,9 @@
 # slot's code, before anything that could fail (network, the app).
 import appslot
 
+if appslot.on_probation():  # roll back a new app whose trial failed
+    import apptrial
+    apptrial.check(appslot.state())
 appslot.select()
 try:
     from lampctl import early

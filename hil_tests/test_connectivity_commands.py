@@ -64,7 +64,7 @@ BAD = [
     ("time", _j(id="b36", utc=100), "b36", "utc: 100 is out of range [1704067200, 4102444800]"),
     ("time", _j(id="b37", utc=1.8e9), "b37", "utc: expected an integer, got a number"),
     ("ping", _j(id="b38", extra=1), "b38", "extra: unexpected field"),
-    ("ota", _j(id="b39", url="http://x"), "b39", "ota: not supported yet"),
+    ("ota", _j(id="b39", url="http://x"), "b39", "url: unexpected field"),
     ("level", _j(id="b40", level=50, pad="x" * 1100), None, "bytes exceeds the 1024-byte limit"),
     ("level", _j(id="b41", level=50, pad="x" * 5000), None, "payload: larger than this board accepts"),
 ]

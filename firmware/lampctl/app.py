@@ -103,6 +103,6 @@ def run():
     from lampctl import release
     if release.update_boot():  # an update is pending: this boot runs it (lampctl.updater)
         from lampctl import updater
-        updater.run(build)
+        updater.run(build, shutdown)
         return
     asyncio.run(main(*build()))

@@ -18,6 +18,9 @@ import appslot
 import machine
 from lampctl import ota_http, release, store
 
+# Set by the update boot (app.shutdown): what to save before a planned reset.
+before_reset = None
+
 KEY_PATH = "ota.pub"          # the fleet's release key, written at provisioning (64 hex digits)
 MANIFEST_MAX = 16384
 CHUNK = 512                   # the one buffer every byte of an update passes through
@@ -75,8 +78,8 @@ def _finish(reason, job):
 
 
 def _reset():
-    from lampctl import app
-    app.shutdown()  # a planned reset loses no state and no energy
+    if before_reset is not None:
+        before_reset()  # a planned reset loses no state and no energy
     machine.reset()
 
 

@@ -8,8 +8,9 @@ import asyncio
 import machine
 
 
-def run(build):
+def run(build, shutdown):
     from lampctl import ota  # first, into a young heap: its modules need runs of contiguous RAM
+    ota.before_reset = shutdown
     job = ota.begin()
     cfg, ctl, sensing, events = build()
     asyncio.run(_main(cfg, ctl, sensing, events, ota, job))
