@@ -40,6 +40,8 @@ def _rig_class(config):
     return VirtualRig
 
 
+# First, so the groups are on the items before xdist names them (`--dist loadgroup`).
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config, items):
     _one_worker_per_shared_fixture(items)
     rig = _rig_class(config)
