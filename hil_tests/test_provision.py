@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from hil_tests.support.broker import provision_args
 from host_tools.broker import credentials
 from host_tools.broker.local import local_broker
 from host_tools.fleet.watch import Watch
@@ -42,18 +43,9 @@ def fleet(tmp_path):
     broker.stop()
 
 
-def broker_args(broker) -> list[str]:
-    """Where provisioning loads each board's account before its self-test logs in:
-    a Mosquitto's files and its reload, or the broker's own load command."""
-    where = ["--broker-host", "127.0.0.1", "--broker-port", str(broker.port)]
-    if hasattr(broker, "reload_command"):
-        return where + ["--broker-reload", broker.reload_command]
-    return where + ["--broker-dir", str(broker.files.directory), "--broker-reload", f"kill -HUP {broker.proc.pid}"]
-
-
 def provision(db, broker, home, *args, timeout=240):
     cmd = [sys.executable, "-m", "host_tools", "provision", "--vboards", "--home", str(home), "--db", str(db),
-           *broker_args(broker), "--wifi-ssid", "METZ-LIGHTS", *args]
+           *provision_args(broker), "--wifi-ssid", "METZ-LIGHTS", *args]
     env = dict(os.environ, PILOTLIGHT_WIFI_KEY=WIFI_KEY, COLUMNS="200")
     return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
 
@@ -155,7 +147,7 @@ def test_power_cut_mid_sync_stays_unprovisioned_and_next_run_completes(rig, flee
     db, broker = fleet
     [vb] = rig.start(count=1, baud=115200)
     proc = subprocess.Popen([sys.executable, "-m", "host_tools", "provision", "--vboards", "--home", str(rig.home),
-                             "--db", str(db), *broker_args(broker),
+                             "--db", str(db), *provision_args(broker),
                              "--wifi-ssid", "METZ-LIGHTS", "--street", STREET, "--json"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     wait_for_sync_writing(vb, proc)
@@ -181,7 +173,7 @@ def test_laptop_side_killed_mid_sync_next_run_completes(rig, fleet):
     db, broker = fleet
     [vb] = rig.start(count=1, baud=115200)
     proc = subprocess.Popen([sys.executable, "-m", "host_tools", "provision", "--vboards", "--home", str(rig.home),
-                             "--db", str(db), *broker_args(broker),
+                             "--db", str(db), *provision_args(broker),
                              "--wifi-ssid", "METZ-LIGHTS", "--street", STREET, "--json"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     wait_for_sync_writing(vb, proc)

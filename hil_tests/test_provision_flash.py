@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from hil_tests.support.broker import provision_args
 from host_tools.broker import credentials
 from host_tools.broker.local import local_broker
 from host_tools.esp_image import firmware
@@ -66,7 +67,7 @@ def env(tmp_path: Path) -> dict:
 
 def command(db, broker, home, *args) -> list[str]:
     return [sys.executable, "-m", "host_tools", "provision", "--vboards", "--home", str(home), "--db", str(db),
-            "--broker-host", "127.0.0.1", "--broker-port", str(broker.port), "--wifi-ssid", "METZ", "--json", *args]
+            *provision_args(broker), "--wifi-ssid", "METZ", "--json", *args]
 
 
 def provision(tmp_path, db, broker, home, *args, timeout=240):

@@ -18,3 +18,13 @@ def running_broker(conf_dir: Path, extra=("persistence true",)):
         yield broker
     finally:
         broker.stop()
+
+
+def provision_args(broker) -> list[str]:
+    """`pilotlight provision` options for where the boards' accounts go before
+    the self-test logs in: a Mosquitto's files and its reload, or the broker's
+    own load command."""
+    where = ["--broker-host", "127.0.0.1", "--broker-port", str(broker.port)]
+    if hasattr(broker, "reload_command"):
+        return where + ["--broker-reload", broker.reload_command]
+    return where + ["--broker-dir", str(broker.files.directory), "--broker-reload", f"kill -HUP {broker.proc.pid}"]
