@@ -32,9 +32,12 @@ def main(boards: int, pytest_args: tuple[str, ...]) -> None:
             if not ready:
                 raise click.ClickException("the bench's vboards did not start")
             ports = [arg for b in ready for arg in ("--port", str(Path(b["port"])))]
-            paths = [] if any(not a.startswith("-") for a in pytest_args) else ["hil_tests"]
-            code = subprocess.call([sys.executable, "-m", "pytest", *paths, "--target", "serial",
-                                    "--rig-i2c", "vboard", "-p", "no:xdist", *ports, *pytest_args])
+            # The tests come first: pytest learns the suite's own options (--target ...)
+            # from the conftest beside the first path it is given.
+            tests = [a for a in pytest_args if a.startswith("hil_tests")] or ["hil_tests"]
+            options = [a for a in pytest_args if not a.startswith("hil_tests")]
+            code = subprocess.call([sys.executable, "-m", "pytest", *tests, "--target", "serial",
+                                    "--rig-i2c", "vboard", "-p", "no:xdist", *ports, *options])
         finally:
             run.send_signal(signal.SIGTERM)
             run.wait(30)
