@@ -123,6 +123,10 @@ class FlashImage:
             return True
         except FileNotFoundError:
             return False
+        except LittleFSError as e:  # littlefs-python's stat says "no such file" this way
+            if e.code == LittleFSError.Error.LFS_ERR_NOENT:
+                return False
+            raise
 
     def files(self) -> dict[str, int]:
         """Every file, by path from the root, with its size."""
