@@ -19,11 +19,19 @@ from pathlib import Path
 from littlefs import LittleFS, LittleFSError
 from littlefs.context import UserContext
 
-# The esp32 port's `vfs` partition on a 4 MB module, and vfs.VfsLfs2's defaults.
+# The esp32 port's `vfs` partition on a 4 MB module, and littlefs configured as
+# the board's vfs.VfsLfs2 configures it (extmod/vfs_lfsx.c): its defaults, a
+# cache of 4 * max(read, prog) bytes and wear levelling every 100 erases. The
+# cache size must be the board's: littlefs keeps files up to a cache in their
+# directory's metadata, and its 2.11 reads such a file that is larger than its
+# own cache a cache line past the file's end, which fails as LFS_ERR_CORRUPT
+# when the file ends a metadata block (littlefs-python's default cache is 32).
 BLOCK_SIZE = 4096
 BLOCK_COUNT = 512
 IMAGE_BYTES = BLOCK_SIZE * BLOCK_COUNT
-LFS_CONFIG = dict(block_size=BLOCK_SIZE, block_count=BLOCK_COUNT, read_size=32, prog_size=32, lookahead_size=32)
+_READ = _PROG = 32
+LFS_CONFIG = dict(block_size=BLOCK_SIZE, block_count=BLOCK_COUNT, read_size=_READ, prog_size=_PROG, lookahead_size=32,
+                  cache_size=min(BLOCK_SIZE, 4 * max(_READ, _PROG)), block_cycles=100)
 
 
 class FlashError(Exception):
