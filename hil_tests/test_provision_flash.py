@@ -111,9 +111,9 @@ def test_four_blank_boards_flashed_provisioned_and_online_in_one_command(rig, fl
         for vb in vbs:
             with vb.control() as c:
                 c.reset()
-        for vb in vbs:
-            watch.wait(lambda t, p, r, d=vb.unique_id: t == f"pl/{SITE}/{d}/status" and p == b"online",
-                       timeout=60, what=f"{vb.name} online")
+        for vb in vbs:   # online again after the reset: a fresh status, not the one retained from before
+            watch.wait(lambda t, p, r, d=vb.unique_id: t == f"pl/{SITE}/{d}/status" and p == b"online" and not r,
+                       timeout=60, what=f"{vb.name} online after EN")
     finally:
         watch.close()
 

@@ -21,7 +21,6 @@ DEFAULT_PORT = 1883
 class BrokerSettings:
     host: str = "127.0.0.1"
     port: int = DEFAULT_PORT
-    session_expiry: str = "1d"        # persistent_client_expiration: a board offline longer starts afresh
     max_queued_messages: int = 100    # per client, while it is offline or slow
     max_inflight_messages: int = 20
     tls_port: int | None = None       # a second listener with client certificates (see tls.py)
@@ -54,7 +53,6 @@ def general_lines(files: BrokerFiles, s: BrokerSettings) -> list[str]:
     lines = ["allow_anonymous false",
              f"password_file {files.passwd.resolve()}",
              f"acl_file {files.acl.resolve()}",
-             f"persistent_client_expiration {s.session_expiry}",
              f"max_queued_messages {s.max_queued_messages}",
              f"max_inflight_messages {s.max_inflight_messages}"]
     return lines + ([f"user {s.run_as}"] if s.run_as else [])

@@ -3,24 +3,35 @@ from __future__ import annotations
 
 import json
 import queue
+import threading
 import time
 
 import paho.mqtt.client as mqtt
 
+SUBSCRIBED_WITHIN_S = 15.0
+
 
 class Watch:
-    """Subscribes to a topic filter and keeps every message, in order."""
+    """Subscribes to a topic filter and keeps every message, in order. It returns
+    once the broker has granted the subscription (so nothing sent after it is
+    missed), and subscribes again on every reconnect (a refused first login, as
+    when the broker is still rereading its accounts, is retried by paho)."""
 
     def __init__(self, port: int, topic: str = "pl/#", host: str = "127.0.0.1", **auth):
         self.messages: queue.Queue = queue.Queue()
         self.seen: list[tuple[str, bytes, bool]] = []
+        self.subscribed = threading.Event()
         self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"watch-{time.monotonic_ns()}")
         if auth:
             self.client.username_pw_set(auth["username"], auth["password"])
+        self.client.on_connect = lambda c, u, f, rc, p: rc.is_failure or c.subscribe(topic, qos=1)
+        self.client.on_subscribe = lambda c, u, mid, codes, p: self.subscribed.set()
         self.client.on_message = lambda c, u, m: self.messages.put((m.topic, m.payload, m.retain))
         self.client.connect(host, port)
-        self.client.subscribe(topic, qos=1)
         self.client.loop_start()
+        if not self.subscribed.wait(SUBSCRIBED_WITHIN_S):
+            self.close()
+            raise TimeoutError(f"watch: no subscription to {topic} on {host}:{port} within {SUBSCRIBED_WITHIN_S}s")
 
     def wait(self, predicate, timeout: float = 15.0, what: str = "message"):
         """The first message (topic, payload, retained) matching predicate."""
