@@ -43,8 +43,8 @@ def test_energy_of_a_night_matches_the_lamp_and_survives_a_power_cut(rig, tmp_pa
     # A short night: dimmed to 10 % by program, a passer-by lights the lamp to
     # 100 % with fades, a second one keeps it up; then back to 10 %.
     board, c, root = _online_board(rig, tmp_path, broker, "meter", default_level=10, failsafe_level=0,
-                                   presence_level=100, presence_hold_s=25, presence_fade_in_ms=4000,
-                                   presence_fade_out_ms=8000, tele_interval_s=2, wdt_ms=4000)
+                                   presence_level=100, presence_hold_s=12, presence_fade_in_ms=4000,
+                                   presence_fade_out_ms=4000, tele_interval_s=2, wdt_ms=4000)
     start_wh = c.status()["lamp_energy_wh"]
     c.reset()  # the board's meter starts at zero with the lamp in standby
     c.wait_for(lambda s: s["lamp_power_w"] > 1, what="lamp at 10 %")
@@ -52,12 +52,12 @@ def test_energy_of_a_night_matches_the_lamp_and_survives_a_power_cut(rig, tmp_pa
     c.pir(True)
     c.pir(False)
     c.wait_for(lambda s: s["lamp_level"] == 1.0, timeout=8, what="presence at 100 %")
-    time.sleep(10)
+    time.sleep(5)
     c.pir(True)
     c.pir(False)
-    c.wait_for(lambda s: s["lamp_power_w"] < 5, timeout=50, what="back to 10 % after the passers-by")
+    c.wait_for(lambda s: s["lamp_power_w"] < 5, timeout=30, what="back to 10 % after the passers-by")
     time.sleep(2)  # two samples at 10 %: the meter has seen the whole night
-    tele = watch.wait_json("/tele", lambda d: d["power_w"] < 5 and d["energy_wh"] > 0.2)
+    tele = watch.wait_json("/tele", lambda d: d["power_w"] < 5 and d["energy_wh"] > 0.1)
     assert tele["estimated"] is False and 0 < tele["heap_low"] <= tele["heap_free"]
     assert tele["uptime_s"] > 20 and tele["loop_lag_ms"] >= 0 and tele["cycles"] == 1
 

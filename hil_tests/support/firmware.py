@@ -10,6 +10,10 @@ import tempfile
 from pathlib import Path
 
 from hil_tests.support.console import released
+from host_tools.provision import transfer
+from host_tools.provision.session import MAINTENANCE_FLAG, Session
+
+CTRL_B = b"\x02"
 
 
 def mpremote(port, *args: str, timeout: float = 60, check: bool = True) -> subprocess.CompletedProcess:
@@ -48,12 +52,15 @@ def _compiled() -> Path:
 
 
 def copy_bundle(port, bundle: Path) -> None:
-    """Copy every file of a bundle onto the board's flash with mpremote."""
-    entries = sorted(p.name for p in bundle.iterdir())
-    cmd = [sys.executable, "-m", "mpremote", "connect", str(port), "resume", "fs", "cp", "-r", *entries, ":"]
-    with released(str(port)):
-        run = subprocess.run(cmd, cwd=bundle, capture_output=True, text=True, timeout=120)
-    assert run.returncode == 0, run.stdout + run.stderr
+    """Every file of a bundle onto the board's flash, through the provisioning tool's own sync
+    (compressed, hash-checked: mpremote's `fs cp` takes several times longer). The board is
+    left at its REPL with the app stopped, as `mpremote fs cp` would leave it."""
+    files = {str(p.relative_to(bundle)): p.read_bytes() for p in sorted(bundle.rglob("*")) if p.is_file()}
+    with released(str(port)), Session(str(port)) as session:
+        session.enter_maintenance()
+        transfer.sync(session, files)
+        session.exec(f"import os\nos.remove({MAINTENANCE_FLAG!r})")
+        session.write(CTRL_B)    # out of the raw REPL: the app starts at the next reset
 
 
 def deploy_firmware(port, tmp: Path, config: dict) -> None:

@@ -1,7 +1,7 @@
 """Several lamps along one street, each with its own config, one firmware build."""
 from __future__ import annotations
 
-import json
+from concurrent.futures import ThreadPoolExecutor
 
 from hil_tests.support.firmware import copy_bundle, firmware_bundle
 from hil_tests.support.lamp import lamp_config, topics
@@ -11,13 +11,11 @@ def deploy_street(rig, tmp_path, port, name="nb", count=6, street="centre.main",
     """`count` boards on `street` at positions 1..count; returns (boards, controls),
     the boards just reset into the firmware."""
     boards = rig.start(name, count=count)
-    bundle = None
-    for pos, b in enumerate(boards, 1):
-        cfg = lamp_config(b.unique_id, port, street=street, position=pos, **settings)
-        if bundle is None:
-            bundle = firmware_bundle(tmp_path, cfg)
-        (bundle / "config.json").write_text(json.dumps(cfg))
-        copy_bundle(b.port, bundle)
+    bundles = [firmware_bundle(tmp_path / b.name, lamp_config(b.unique_id, port, street=street, position=pos,
+                                                              **settings))
+               for pos, b in enumerate(boards, 1)]
+    with ThreadPoolExecutor(len(boards)) as pool:   # one USB line per board: they copy side by side
+        list(pool.map(copy_bundle, [b.port for b in boards], bundles))
     controls = [b.control() for b in boards]
     for c in controls:
         c.set_lux(2.0)  # night on the street: motion may raise the lamps (board_config presence_dark)
