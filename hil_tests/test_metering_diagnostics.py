@@ -108,7 +108,7 @@ def test_each_fault_is_raised_once_and_cleared_once(rig, tmp_path, broker):
     calibration = -board.control().status()["chip_temp_error_c"]  # the chip's sensor against a thermometer
     board, c, root = _online_board(rig, tmp_path, broker, "faults", default_level=60, board=board,
                                    chip_temp_offset_c=calibration,
-                                   board_settings={"diagnostics": {"raise_s": 2, "clear_s": 2, "day_burner_s": 3}})
+                                   board_settings={"diagnostics": {"raise_s": 1, "clear_s": 1, "day_burner_s": 2}})
     c.set_lux(2)  # a dark street
     c.reset()
     watch.wait_json("/state", lambda d: d["mode"] == "schedule" and d["level"] == 60)
@@ -120,7 +120,7 @@ def test_each_fault_is_raised_once_and_cleared_once(rig, tmp_path, broker):
         inject(c, False)
         cleared = watch.wait_json("/event", lambda d: d.get("fault") == name and d.get("state") == "cleared", timeout=20)
         assert cleared.get("where") == raised.get("where")
-    time.sleep(3)  # time for a second raise or clear, which must not come
+    time.sleep(2)  # time for a second raise or clear (debounced 1 s), which must not come
     with pytest.raises(TimeoutError):
         watch.wait(lambda t, p, r: False, timeout=0.5)  # take in everything that arrived
     last_state = [json.loads(p) for t, p, _ in watch.seen if t.endswith("/state")][-1]
