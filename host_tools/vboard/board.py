@@ -24,6 +24,7 @@ from pathlib import Path
 
 from .console import Line
 from .flash import IMAGE_BYTES
+from .flash_chip import new_status, settle
 from .hardware import Hardware
 from .rom.chip import Interrupted, RomChip
 from .interpreter import interpreter
@@ -139,6 +140,9 @@ class VirtualBoard:
         self.rom: RomChip | None = None
         self.mpy_version: str | None = None   # from the flash image's app description
         self.flash_erases = 0        # 4 KB blocks erased since the supervisor started
+        self.flash_status = self.dir / "flash.status"   # the chip's operation in progress (flash_chip.py)
+        self.flash_torn: str | None = None   # what the last power cut left part-done
+        self.cut_at_erase: asyncio.Future | None = None
         self.flash_lock: int | None = None
 
     # --- start and stop ----------------------------------------------------
@@ -266,10 +270,22 @@ class VirtualBoard:
         self.clock_offset_ns = EPOCH_2000 * 10**9 - time.time_ns()
         self.rtc_memory = b""
         self.reset_cause = PWRON_RESET
+        self.flash_torn = None
         self.powered.set()
 
     async def power_cut(self) -> None:
         await self._kill(Exit("off"))
+
+    async def power_cut_during_erase(self, timeout: float = 10.0) -> None:
+        """The supply fails while the flash chip erases a block, as it most often
+        does on a board that writes (an erase takes a chip about 45 ms)."""
+        self.cut_at_erase = asyncio.get_running_loop().create_future()
+        try:
+            await asyncio.wait_for(self.cut_at_erase, timeout)
+        except asyncio.TimeoutError:
+            raise TimeoutError(f"the board erased no flash block within {timeout:g}s") from None
+        finally:
+            self.cut_at_erase = None
 
     async def _kill(self, why: Exit) -> None:
         self.exit = why
@@ -281,11 +297,27 @@ class VirtualBoard:
         if proc and proc.returncode is None:
             proc.kill()
             await proc.wait()
+        self._settle_flash(why)
         if why.kind == "off" and self.flash_lock is not None:
             fcntl.flock(self.flash_lock, fcntl.LOCK_UN)   # off: the image may be written from the host
 
     def _request_exit(self, why: Exit) -> None:
         asyncio.get_running_loop().create_task(self._kill(why))
+
+    def _settle_flash(self, why: Exit) -> None:
+        # before anyone reads the image: a reset lets the chip finish, a power cut does not
+        torn = settle(self.flash, self.flash_status, powered=why.kind not in ("off", "stop"))
+        if torn and why.kind == "off":
+            self.flash_torn = torn
+
+    def _cut_during_erase(self) -> None:
+        # now, before the erase's reply lets the driver go on
+        cut = self.cut_at_erase
+        self.cut_at_erase = None
+        self.exit = Exit("off")
+        self.proc.kill()
+        task = asyncio.get_running_loop().create_task(self._kill(Exit("off")))
+        task.add_done_callback(lambda t: cut.done() or cut.set_result(None))
 
     async def _live(self) -> None:
         soft = False
@@ -305,6 +337,7 @@ class VirtualBoard:
             self.raw_repl = False
             self.exit = None
             self._erased_flash()
+            new_status(self.flash_status)
             # A killed interpreter leaves the terminal in its REPL's raw mode.
             self._configure_board_uart(self.inner_s)
             mpy = interpreter()
@@ -324,6 +357,7 @@ class VirtualBoard:
             self._stop_timers()
             self.events = None
             why = self.exit or (Exit("soft") if code == 0 else Exit("hard", SOFT_RESET))
+            self._settle_flash(why)
             soft = why.kind == "soft"
             if not soft:
                 self.hw.chip_reset()  # outputs let go: the lamp is dark until the firmware drives it
@@ -380,6 +414,7 @@ class VirtualBoard:
         return {
             "PATH": os.environ.get("PATH", ""), "TZ": "UTC", "HOME": str(self.dir),
             "MICROPYPATH": ".frozen/shims" if interpreter().esp32_shaped else str(SHIMS), "VBOARD_BUS": self.bus_name[1:], "VBOARD_FLASH": str(self.flash),
+            "VBOARD_FLASH_STATUS": str(self.flash_status),
             "VBOARD_UID": self.uid, "VBOARD_RESET_CAUSE": str(self.reset_cause), "VBOARD_MODE": mode,
             "VBOARD_CLOCK_OFFSET_NS": str(self.clock_offset_ns), "VBOARD_NET": "1" if self.net_up else "0",
             **({"VBOARD_MPY_VERSION": self.mpy_version} if self.mpy_version else {}),
@@ -562,6 +597,8 @@ class VirtualBoard:
             return "1" if hw.phy_answers(*(int(a) for a in args[:5]), args[5], int(args[6])) else "0"
         elif op == "ERASE":
             self.flash_erases += 1
+            if self.cut_at_erase and self.proc and self.proc.returncode is None:
+                self._cut_during_erase()
         elif op == "TEMP":
             return str(round(hw.chip_temp_c + self.chip_temp_error_c))
         else:

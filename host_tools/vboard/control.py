@@ -73,8 +73,10 @@ class VBoardClient:
     def fault(self, kind: str, on: bool = True, **where) -> None:
         self.call("fault", kind=kind, on=on, **where)
 
-    def power_cut(self) -> None:
-        self.call("power_cut")
+    def power_cut(self, during: str | None = None) -> str | None:
+        """Cut the supply now, or `during="erase"`: while the flash chip next
+        erases a block. Returns what the cut left part-done on the flash."""
+        return self.call("power_cut", **({"during": during} if during else {}))["flash_torn"]
 
     def power_on(self) -> None:
         self.call("power_on")

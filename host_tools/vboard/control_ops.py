@@ -77,10 +77,13 @@ async def handle(board: VirtualBoard, req: dict) -> dict:
         return {"hex": dev.read(int(req.get("n", 2))).hex()}
     if op == "fault":
         return _fault(board, req["kind"], bool(req.get("on", True)), req)
-    if op == "power_cut":
-        await board.power_cut()
+    if op == "power_cut":  # during "erase": when the flash chip next erases a block
+        if req.get("during") == "erase":
+            await board.power_cut_during_erase(float(req.get("timeout", 10)))
+        else:
+            await board.power_cut()
         hw.set_supply(False)
-        return {}
+        return {"flash_torn": board.flash_torn}   # "program", "erase" or None: what the cut left part-done
     if op == "power_on":
         hw.set_supply(True)
         board.power_on()
