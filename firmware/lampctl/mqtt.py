@@ -84,13 +84,14 @@ class MQTTClient:
         self._ra = memoryview(bytearray(_READ_AHEAD))
         self._ra_pos = self._ra_end = 0
         self._varint = codec.VarintReader()
-        self._lock = asyncio.Lock()
-        self._changed = asyncio.Event()   # a PUBACK or a connection change
+        self._lock = asyncio.Lock()       # held by the one task draining the stream
+        self._changed = asyncio.Event()   # room in the window, or a connection change
+        self._events = []                 # spare PUBACK events, reused: one per message in flight
         self._dead = asyncio.Event()
         self._resume = asyncio.Event()    # cleared while the app wants no more messages
         self._resume.set()
         self._subs = []                   # [(topic, qos)]
-        self._inflight = {}               # pid -> [order, topic, payload, retain, sent_on_conn]
+        self._inflight = {}               # pid -> [order, topic, payload, retain, sent_on_conn, acked event]
         self._order = 0
         self._pid = 0
         self._stream = None
@@ -132,11 +133,17 @@ class MQTTClient:
             await self._changed.wait()
         pid = self._next_pid()
         self._order += 1
-        self._inflight[pid] = [self._order, topic, payload, retain, 0]
+        # Its own event: a PUBACK wakes only the publisher it answers.
+        acked = self._events.pop() if self._events else asyncio.Event()
+        self._inflight[pid] = [self._order, topic, payload, retain, 0, acked]
         if self.connected:
-            await self._send_queued(pid)
-        while pid in self._inflight:
-            await self._changed.wait()
+            pending = self._send_queued(pid)
+            if pending:
+                await pending
+        await acked.wait()
+        acked.clear()
+        if len(self._events) < self.max_inflight:
+            self._events.append(acked)
         return True
 
     def queued(self):
@@ -148,8 +155,7 @@ class MQTTClient:
         self._stopping = True
         if self.connected:
             try:
-                async with self._lock:
-                    await self._write(codec.DISCONNECT_PACKET)
+                await self._send(codec.DISCONNECT_PACKET)
             except OSError:
                 pass
         self._dead.set()
@@ -185,8 +191,7 @@ class MQTTClient:
         wt, wm, wq, wr = self.will
         n = codec.connect_into(self._tx, self.client_id, self.keepalive_s, self.clean_session,
                                self.user, self.password, wt, wm, wq, wr)
-        async with self._lock:
-            await self._write(self._txmv[:n])
+        await self._send(self._txmv[:n])
         first, length = await asyncio.wait_for_ms(self._read_header(), self.connect_timeout_ms)  # type: int, int
         if first != codec.CONNACK:
             raise codec.ProtocolError("expected CONNACK, got packet type 0x%02x" % first)
@@ -210,7 +215,9 @@ class MQTTClient:
                 break
             pending.sort()
             for _, pid in pending:
-                await self._send_queued(pid)
+                w = self._send_queued(pid)
+                if w:
+                    await w
         if self._dead.is_set():
             raise OSError(self.last_error or "connection lost while resending")
         self.connected = True
@@ -248,44 +255,72 @@ class MQTTClient:
 
     # -- writing -------------------------------------------------------
 
-    async def _write(self, data):
+    def _put(self, data):
+        """Write a packet (often a view of tx). Usually the socket takes it
+        whole at once: then it returns None, with no lock taken and no turn of
+        the loop (a coroutine per packet costs the hot path dearly). Else it
+        returns what to await: the rest drained from the stream's buffer by one
+        task at a time (asyncio allows one writer waiting per stream), under
+        the lock; a packet that finds a drain running waits for it with a copy
+        of its bytes, as tx is reused meanwhile."""
         s = self._stream
         if s is None:
             raise OSError("not connected")
-        s.write(data)
-        await s.drain()
+        if self._lock.locked():
+            return self._drain(bytes(data))
+        s.write(data)  # the stream keeps a copy of what the socket did not take
         self._last_tx = time.ticks_ms()
+        return self._drain(None) if s.out_buf else None
+
+    async def _drain(self, data):
+        async with self._lock:
+            s = self._stream
+            if s is None:
+                raise OSError("not connected")
+            if data is not None:
+                s.write(data)
+            await s.drain()
+        self._last_tx = time.ticks_ms()
+
+    async def _send(self, data):
+        pending = self._put(data)
+        if pending:
+            await pending
 
     async def _send_publish(self, topic, payload, qos, retain, dup, pid):
         try:
-            async with self._lock:
-                n = codec.publish_into(self._tx, topic, payload, qos, retain, dup, pid)
-                await self._write(self._txmv[:n])
+            await self._send(self._txmv[:codec.publish_into(self._tx, topic, payload, qos, retain, dup, pid)])
+            await asyncio.sleep_ms(0)  # a loop of QoS 0 publishes must not starve the others
             return True
         except OSError as e:
             self._broken(e)
             return False
 
-    async def _send_queued(self, pid):
-        """Send a queued QoS 1 message unless it already went out on this connection."""
+    def _send_queued(self, pid):
+        """Send a queued QoS 1 message unless it already went out on this
+        connection; None once done, else what to await (see _put)."""
+        m = self._inflight.get(pid)
+        if m is None or m[4] == self._conn:
+            return None
+        dup = m[4] != 0
+        m[4] = self._conn
         try:
-            async with self._lock:
-                m = self._inflight.get(pid)
-                if m is None or m[4] == self._conn:
-                    return
-                dup = m[4] != 0
-                m[4] = self._conn
-                n = codec.publish_into(self._tx, m[1], m[2], 1, m[3], dup, pid)
-                await self._write(self._txmv[:n])
+            pending = self._put(self._txmv[:codec.publish_into(self._tx, m[1], m[2], 1, m[3], dup, pid)])
+        except OSError as e:
+            self._broken(e)
+            return None
+        return self._finish(pending) if pending else None
+
+    async def _finish(self, pending):
+        try:
+            await pending
         except OSError as e:
             self._broken(e)
 
     async def _send_subscribe(self):
         pid = self._next_pid()
         try:
-            async with self._lock:
-                n = codec.subscribe_into(self._tx, pid, self._subs)
-                await self._write(self._txmv[:n])
+            await self._send(self._txmv[:codec.subscribe_into(self._tx, pid, self._subs)])
         except OSError as e:
             self._broken(e)
 
@@ -320,11 +355,21 @@ class MQTTClient:
                 continue
             if not got:
                 raise OSError("connection closed by the broker")
+            self._last_rx = time.ticks_ms()
             if big:
                 pos += got
             else:
                 self._ra_pos, self._ra_end = 0, got
-        self._last_rx = time.ticks_ms()
+
+    def _header_ahead(self):
+        """(type byte, remaining length) taken straight from the read-ahead when
+        it holds a whole header with a one-byte length (PUBACK, PINGRESP, a
+        short PUBLISH), else (-1, 0): no await for what has already arrived."""
+        p = self._ra_pos
+        if self._ra_end - p >= 2 and self._ra[p + 1] < 0x80:
+            self._ra_pos = p + 2
+            return self._ra[p], self._ra[p + 1]
+        return -1, 0
 
     async def _read_header(self):
         """(packet type byte, remaining length) of the next packet."""
@@ -350,25 +395,37 @@ class MQTTClient:
             if not self._resume.is_set():
                 await self._resume.wait()
                 self._last_rx = time.ticks_ms()  # paused by us: not a silent broker
-            first, length = await self._read_header()
+            first, length = self._header_ahead()
+            if first < 0:
+                first, length = await self._read_header()
             kind = first & 0xF0
             if kind == codec.PUBLISH:
                 await self._on_publish(first, length)
+                continue
+            if kind == codec.PUBACK and length == 2 and self._ra_end - self._ra_pos >= 2:
+                p = self._ra_pos  # a burst of PUBACKs is read in one go and handled here, in place
+                self._ra_pos = p + 2
+                self._acked(self._ra[p] << 8 | self._ra[p + 1])
                 continue
             if length > len(self._rx):
                 raise codec.ProtocolError("packet 0x%02x of %d bytes" % (first, length))
             await self._read_into(0, length)
             body = self._rxmv[:length]
             if kind == codec.PUBACK:
-                if self._inflight.pop(codec.parse_pid(body), None) is not None:
-                    self._changed.set()
-                    self._changed.clear()
+                self._acked(codec.parse_pid(body))
             elif kind == codec.PINGRESP:
                 self._ping_pending = False
             elif kind == codec.SUBACK:
                 _, granted = codec.parse_suback(body)
                 if 0x80 in granted:
                     self.last_error = "subscription refused by the broker"
+
+    def _acked(self, pid):
+        m = self._inflight.pop(pid, None)
+        if m is not None:
+            m[5].set()             # its publisher returns
+            self._changed.set()    # room in the window
+            self._changed.clear()
 
     async def _on_publish(self, first, length):
         have = min(length, len(self._rx))
@@ -399,9 +456,7 @@ class MQTTClient:
             except Exception as e:  # a failing handler must not make the broker redeliver forever
                 self.last_error = "on_message: %s: %s" % (type(e).__name__, e)
         if pid:
-            async with self._lock:
-                n = codec.puback_into(self._tx, pid)
-                await self._write(self._txmv[:n])
+            await self._send(self._txmv[:codec.puback_into(self._tx, pid)])
 
     async def puback(self, token):
         """Acknowledge a QoS 1 message whose on_message returned True, once the
@@ -411,9 +466,7 @@ class MQTTClient:
         if not pid or conn != self._conn or self._stream is None:
             return
         try:
-            async with self._lock:
-                n = codec.puback_into(self._tx, pid)
-                await self._write(self._txmv[:n])
+            await self._send(self._txmv[:codec.puback_into(self._tx, pid)])
         except OSError as e:
             self._broken(e)
 
@@ -430,5 +483,4 @@ class MQTTClient:
             idle = max(time.ticks_diff(now, self._last_tx), time.ticks_diff(now, self._last_rx))
             if not self._ping_pending and idle >= self.ping_every_ms and not self._lock.locked():
                 self._ping_pending = True
-                async with self._lock:
-                    await self._write(codec.PINGREQ_PACKET)
+                await self._send(codec.PINGREQ_PACKET)

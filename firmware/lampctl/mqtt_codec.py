@@ -154,9 +154,25 @@ def publish_into(buf, topic, payload, qos=0, retain=False, dup=False, pid=0):
     if qos not in (0, 1):
         raise ProtocolError("QoS %r is not supported (0 or 1)" % qos)
     first = PUBLISH | (qos << 1) | (1 if retain else 0) | (0x08 if dup and qos else 0)
-    remaining = 2 + len(topic) + (2 if qos else 0) + len(payload)
-    pos = _header(buf, first, remaining)
-    pos = _put_str(buf, pos, topic)
+    tlen = len(topic)
+    remaining = 2 + tlen + (2 if qos else 0) + len(payload)
+    if remaining < 16384 and tlen < 256 and remaining + 3 <= len(buf):
+        # the hot path, inline (a function call costs dearly here): 1-2 length bytes
+        buf[0] = first
+        if remaining < 128:
+            buf[1] = remaining
+            pos = 2
+        else:
+            buf[1] = (remaining & 0x7F) | 0x80
+            buf[2] = remaining >> 7
+            pos = 3
+        buf[pos] = 0
+        buf[pos + 1] = tlen
+        pos += 2
+        buf[pos:pos + tlen] = topic
+        pos += tlen
+    else:
+        pos = _put_str(buf, _header(buf, first, remaining), topic)
     if qos:
         buf[pos] = pid >> 8
         buf[pos + 1] = pid & 0xFF

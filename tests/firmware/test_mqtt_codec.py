@@ -64,6 +64,27 @@ def test_long_publish_uses_a_two_byte_length():
     assert bytes(buf[:3]) == b"\x30\xcb\x01" and n == 3 + 203
 
 
+def test_publish_is_the_same_bytes_at_every_length_boundary_and_exact_fit():
+    # the short-message path writes the header inline: it must agree with the spec's
+    # encoding on both sides of each length boundary, and fill a buffer to the last byte
+    for payload_len in (0, 121, 122, 123, 124, 16376, 16377, 16378, 16379):
+        for qos in (0, 1):
+            payload = bytes(i % 251 for i in range(payload_len))
+            remaining = 2 + 5 + 2 * qos + payload_len
+            head = bytes([0x30 | qos << 1]) + bytes(codec_varint(remaining)) + b"\x00\x05a/b/c"
+            expected = head + (b"\x12\x34" if qos else b"") + payload
+            buf = bytearray(len(expected))
+            n = codec.publish_into(buf, "a/b/c", payload, qos=qos, pid=0x1234)
+            assert bytes(buf[:n]) == expected, (payload_len, qos)
+            _raises(lambda: codec.publish_into(bytearray(len(expected) - 1), "a/b/c", payload, qos=qos, pid=1),
+                    "packet of %d bytes does not fit the %d-byte buffer" % (len(expected), len(expected) - 1))
+
+
+def codec_varint(n):
+    buf = bytearray(4)
+    return buf[:codec.put_varint(buf, 0, n)]
+
+
 def test_a_packet_that_does_not_fit_the_buffer_is_refused_not_truncated():
     buf = bytearray(16)
     _raises(lambda: codec.publish_into(buf, "topic", b"x" * 20),
