@@ -87,23 +87,52 @@ def _settled(db: Path, rigs: dict[str, VBoardClient], want=lambda r: True, timeo
         time.sleep(0.2)
 
 
+MONTH = ("2026-10-28", "2026-11-27")   # the pilot's month, up to tonight
+
+
+def _past_month(db: Path) -> None:
+    """The street's month before tonight, simulated through the collector's path (the
+    boards' own uplinks from tonight on are real and come after it in the history)."""
+    _run(["report", "simulate", "--site", SITE, "--inventory", str(db), "--street", STREET, "--from", MONTH[0],
+          "--days", "30", "--no-incidents"])   # its incidents would replace a live board
+
+
+def _reports(home: Path, db: Path, report_dir: Path) -> None:
+    """The pilot's energy report over its month, and the case for a district of 400 poles."""
+    first, last = MONTH
+    where = ["--site", SITE, "--inventory", str(db)]
+    report_dir.mkdir(parents=True, exist_ok=True)
+    _run(["report", "energy", *where, "--street", STREET, "--from", first, "--to", last, "--tariff", "0.18",
+          "--grid-factor", "0.06", "--csv", str(report_dir / "energy.csv"), "--plots", str(report_dir / "plots")])
+    target = home / "nord.csv"
+    target.write_text("pole_id,site,district,street,position,lat,lon\n" + "".join(
+        f"N-{i:03d},{SITE},Nord,Rue {i // 40 + 1},{i % 40 + 1},48.87,{2.35 + i * 0.0003:.4f}\n" for i in range(400)))
+    _run(["report", "scale-up", *where, "--pilot", STREET, "--target", str(target), "--from", first, "--to", last,
+          "--tariff", "0.18", "--grid-factor", "0.06", "--controller-cost", "95", "--install-cost", "60",
+          "--fixed-cost", "15000", "-o", str(report_dir / "scale-up.html")])
+    console.print(f"[bold]reports[/] in {report_dir}: energy.csv, plots/, scale-up.html (open it in a browser)")
+
+
 @click.command()
 @click.option("--lamps", default=4, show_default=True, type=click.IntRange(2, 20), help="Poles on the street.")
 @click.option("--keep", is_flag=True, help="Leave everything running until Ctrl-C.")
-def demo(lamps: int, keep: bool):
-    """Run a street of virtual lamps end to end: inventory, broker, provisioning, fleet.
+@click.option("--report-dir", type=click.Path(file_okay=False, path_type=Path), default=Path("demo-reports"),
+              show_default=True, help="Where the pilot's energy report and scale-up case are written.")
+def demo(lamps: int, keep: bool, report_dir: Path):
+    """Run a street of virtual lamps end to end: inventory, broker, provisioning, fleet,
+    then the reports a city decides on, from a simulated month of the same street.
 
     Ctrl-C, SIGTERM and SIGHUP all stop the boards and the broker before it exits.
     """
     try:
         with stop_signals():
-            _demo(lamps, keep)
+            _demo(lamps, keep, report_dir.resolve())
     except Stopped as e:
         console.print(f"stopped by {e}; boards and broker are down")
         sys.exit(e.exit_code)
 
 
-def _demo(lamps: int, keep: bool):
+def _demo(lamps: int, keep: bool, report_dir: Path):
     with tempfile.TemporaryDirectory(prefix="pilotlight-demo-") as tmp, ExitStack() as stack:
         home, db = Path(tmp), Path(tmp) / "inventory.sqlite"
         os.environ["PILOTLIGHT_SECRETS"] = str(home / "secrets.json")   # the demo operator's, thrown away after
@@ -139,6 +168,7 @@ def _demo(lamps: int, keep: bool):
               "--broker-dir", str(broker.files.directory), "--broker-reload", f"kill -HUP {broker.proc.pid}",
               "--wifi-ssid", "DEMO-STREET"], env=env)
 
+        _past_month(db)
         watch = Watch(broker.port, f"pl/{SITE}/#", username=fleet.username, password=fleet_password)
         stack.callback(watch.close)
         collecting = Collector(db, SITE, "127.0.0.1", broker.port, monitor.username, monitor_password).start()
@@ -164,6 +194,7 @@ def _demo(lamps: int, keep: bool):
         _settled(db, rigs, lambda r: r["position"] > 4 or r.get("mode") == "presence")
         console.print(_table(db, rigs, "motion at the first pole: it and its neighbours brighten"))
         first.pir(False)
+        _reports(home, db, report_dir)
         if keep:
             console.print("running; Ctrl-C (or SIGTERM) stops the boards and the broker", highlight=False)
             sup.wait()
