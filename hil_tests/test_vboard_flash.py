@@ -66,6 +66,8 @@ for i in range(2000):
 
 
 def test_a_small_file_the_board_wrote_at_a_metadata_block_end_reads_on_the_host(rig):
+    """The host reads with the board's littlefs configuration: with a smaller
+    cache than the board's, this read failed with LFS_ERR_CORRUPT."""
     (board,) = rig.start("tail", heap="96k")
     out = mpremote(board.port, "exec", AT_BLOCK_END).stdout.split()
     assert out[:1] == ["at"], "no rewrite ended a metadata block"
