@@ -1,2 +1,12 @@
 # Pilotlight lamp controller firmware.
 VERSION = "0.1.0"
+
+
+def drop(*names):
+    """Forget modules of this package loaded for one job (a config's or a
+    program's validation): nothing else holds them, so their code leaves the
+    heap at the next collection (docs/vboard.md, footprint)."""
+    import sys
+    for name in names:
+        sys.modules.pop(__name__ + "." + name, None)
+        globals().pop(name, None)

@@ -1,6 +1,7 @@
 # Validation of a board type (board_configs/*.json): pins, lamp driver,
 # sensors, electrical ratings. Pure logic: the host tools and the board both
 # use it, so a config is judged the same way on the bench and on the pole.
+# On the board it loads only while a config is checked (lampctl.config.validate).
 from lampctl import sensor_kinds
 
 GPIOS = tuple(range(0, 20)) + (21, 22, 23, 25, 26, 27) + tuple(range(32, 40))
@@ -16,14 +17,7 @@ REF_CLK_PINS = {"in": (0,), "out": (0, 16, 17)}
 # hysteresis), or when the program has the lamp on. Default: the light sensor
 # wherever one is fitted.
 PRESENCE_DARK = ("light_sensor", "program")
-
-
-def presence_dark(board):
-    """The board's rule for 'dark enough for presence' (PRESENCE_DARK)."""
-    rule = board.get("presence_dark")
-    if rule is None:
-        rule = "light_sensor" if sensor_kinds.light_fitted(board.get("sensors")) else "program"
-    return rule
+presence_dark = sensor_kinds.presence_dark  # the rule as the app applies it (board_config is boot-time only)
 
 
 class ConfigError(ValueError):

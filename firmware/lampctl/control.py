@@ -6,7 +6,7 @@ import asyncio
 import json
 import time
 
-from lampctl import board_config, clock, config, sensor_kinds, store
+from lampctl import clock, config, sensor_kinds, store
 from lampctl.arbiter import AmbientSwitch, Arbiter
 from lampctl.presence import ANNOUNCE, Presence
 from lampctl.program import Evaluator, Program
@@ -40,7 +40,7 @@ class Controller:
                                presence_in_ms=cfg["presence_fade_in_ms"], presence_out_ms=cfg["presence_fade_out_ms"])
         self.presence = Presence(level=cfg["presence_level"], hold_ms=cfg["presence_hold_s"] * 1000)
         # is it dark enough for motion to raise the lamp: the light sensor's word where the board says so
-        self.dark = AmbientSwitch() if board_config.presence_dark(board) == "light_sensor" else None
+        self.dark = AmbientSwitch() if sensor_kinds.presence_dark(board) == "light_sensor" else None
         self.clock_ok = state.clock_valid(clock.utc())
         self.lux = None
         self.mode = None

@@ -23,6 +23,15 @@ def light_fitted(specs):
     return False
 
 
+def presence_dark(board):
+    """The board's rule for 'dark enough for presence' (board_config.PRESENCE_DARK):
+    its own, else the light sensor wherever one is fitted."""
+    rule = board.get("presence_dark")
+    if rule is None:
+        rule = "light_sensor" if light_fitted(board.get("sensors")) else "program"
+    return rule
+
+
 def make(i2c, spec):
     """The driver for one `sensors` entry of the board config (its kind registered)."""
     role, module, name = KINDS[spec["kind"]]

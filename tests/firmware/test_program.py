@@ -2,7 +2,8 @@
 # names the field, and what level the lamp has, and when it next changes,
 # through sunsets, midnights, DST changes, calendars and polar summers.
 from lampctl import solar
-from lampctl.program import MAX_STEPS, Evaluator, Program, ProgramError
+from lampctl.program import Evaluator, Program, ProgramError
+from lampctl.program_codes import MAX_STEPS
 from lampctl.tz import TZ, days_from_civil
 
 BERLIN = (TZ("CET-1CEST,M3.5.0,M10.5.0/3"), 52.52, 13.405)

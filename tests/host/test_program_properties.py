@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "firmware"))
 from lampctl.arbiter import Arbiter  # noqa: E402
 from lampctl.program import FADE_STEP, Evaluator, Program, ProgramError  # noqa: E402
+from lampctl.program_codes import MAX_STEPS  # noqa: E402
 from lampctl.tz import TZ, days_from_civil  # noqa: E402
 
 ZONES = ["CET-1CEST,M3.5.0,M10.5.0/3", "EST5EDT,M3.2.0,M11.1.0", "AEST-10AEDT,M10.1.0,M4.1.0/3",
