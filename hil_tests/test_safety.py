@@ -92,3 +92,21 @@ def test_three_crashes_in_a_row_bring_up_safe_mode_and_a_technician_recovers(rig
     time.sleep(2.0)
     assert _at(70)(c.status()), "the app took over although the safe-mode pin was held"
     c.close()
+
+
+def test_a_config_that_fails_validation_leaves_the_lamp_on_full_not_dark(rig, tmp_path):
+    """A hand-edited config.json with a typo outside the lamp's own settings: the
+    board cannot run its app, but it still knows its lamp, and a street lamp fails on."""
+    (board,) = rig.start("badcfg")
+    cfg = render_config(location=PARIS, default_level=30, failsafe_level=70,
+                        device={"id": board.unique_id, "site": "test"}, mqtt={"host": "127.0.0.1", "port": 70000})
+    deploy_firmware(board.port, tmp_path, cfg)
+    c = board.control()
+    c.set_clock(NIGHT)
+    console = board.console()
+    c.reset()
+    c.wait_for(_at(100), timeout=10, what="the lamp on full despite the bad config")
+    console.expect(r"mqtt\.port: 70000 is out of range")        # what a technician reads on the USB console
+    boots = c.status()["boots"]
+    c.wait_for(lambda s: s["boots"] > boots, timeout=20, what="the app's crash resets the board")
+    c.wait_for(_at(100), timeout=10, what="the lamp on full again after the crash (safe mode after three)")

@@ -38,6 +38,20 @@ def load(path=PATH):
     return cfg
 
 
+def board_only(path=PATH):
+    """The board section of a config that fails validation elsewhere: enough to
+    drive the lamp. Raises ConfigError when the board section is unusable too."""
+    try:
+        with open(path) as f:
+            cfg = json.load(f)
+    except (OSError, ValueError):
+        raise ConfigError("%s: unreadable" % path)
+    if not isinstance(cfg, dict) or not isinstance(cfg.get("board"), dict):
+        raise ConfigError("board: missing")
+    validate_board(cfg["board"])
+    return cfg["board"]
+
+
 def save(cfg, path=PATH):
     """Keep a changed config across reboots (atomic: a power cut leaves the old one)."""
     from lampctl.store import write_json_atomic

@@ -14,9 +14,16 @@ RUN, MAINTENANCE, SAFE = "run", "maintenance", "safe"
 link = None  # safe mode's network link, for the technician (early.link.nic.ifconfig())
 
 
+FAIL_ON_LEVEL = 100  # a street lamp fails on: a config error must not leave the street dark
+
+
 def light_lamp():
-    cfg = config.load()
     from lampctl.lamp import Lamp
+    try:
+        cfg = config.load()
+    except config.ConfigError:
+        Lamp(config.board_only()["lamp"], FAIL_ON_LEVEL)   # the driver is known; the safe level is not
+        raise   # boot.py prints it; the app reports it, then safe mode after three crashes
     Lamp(cfg["board"]["lamp"], cfg["failsafe_level"])
 
 
