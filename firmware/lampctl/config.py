@@ -45,10 +45,14 @@ def board_only(path=PATH):
         with open(path) as f:
             cfg = json.load(f)
     except (OSError, ValueError):
-        raise ConfigError("%s: unreadable" % path)
+        raise _error("%s: unreadable" % path)
     if not isinstance(cfg, dict) or not isinstance(cfg.get("board"), dict):
-        raise ConfigError("board: missing")
-    validate_board(cfg["board"])
+        raise _error("board: missing")
+    from lampctl.board_config import validate_board
+    try:
+        validate_board(cfg["board"])
+    finally:
+        drop("board_config")
     return cfg["board"]
 
 

@@ -21,7 +21,7 @@ def light_lamp():
     from lampctl.lamp import Lamp
     try:
         cfg = config.load()
-    except config.ConfigError:
+    except ValueError:   # ConfigError (lampctl.board_config, not kept in the heap)
         Lamp(config.board_only()["lamp"], FAIL_ON_LEVEL)   # the driver is known; the safe level is not
         raise   # boot.py prints it; the app reports it, then safe mode after three crashes
     Lamp(cfg["board"]["lamp"], cfg["failsafe_level"])
