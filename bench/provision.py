@@ -52,7 +52,7 @@ def _mpremote_copy(port: str, files: dict[str, bytes]) -> float:
     try:
         t.enter_raw_repl(soft_reset=False)
         t0 = time.perf_counter()
-        for folder in sorted({str(Path(p).parent) for p in files} - {"."}):
+        for folder in sorted({str(d) for p in files for d in Path(p).parents} - {"."}):
             t.fs_mkdir(folder)
         for path, data in sorted(files.items()):
             t.fs_writefile(path, data)

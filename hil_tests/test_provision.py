@@ -286,3 +286,22 @@ def test_a_failed_self_test_leaves_the_board_unprovisioned_and_says_what_failed(
         c.fault("sensor_gone", False, address=0x23)    # cable back on: the next run completes
     assert report(provision(db, broker, rig.home, "--json"))["ok"]
     assert set(states(db).values()) == {"provisioned"}
+
+
+@pytest.mark.needs_power_cut
+def test_a_board_gone_mid_session_is_a_one_line_error_naming_its_port(rig, capsys):
+    """The supply drops while provisioning talks to the board: the technician reads which
+    port stopped answering, and nothing but the tool's own report reaches stdout."""
+    from hil_tests.support.console import released
+    from host_tools.provision.session import Session
+    [vb] = rig.start(count=1)
+    with released(vb.port), Session(vb.port) as session:
+        session.enter_maintenance()
+        assert session.chip_id() == vb.unique_id
+        with vb.control() as c:
+            c.power_cut()
+        with pytest.raises(TimeoutError) as failure:
+            session.exec("print('still there?')", timeout=2)
+    message = str(failure.value)
+    assert message.startswith(f"{vb.port}: the board stopped answering") and "\n" not in message
+    assert capsys.readouterr().out == ""
