@@ -13,8 +13,6 @@ from hil_tests.support.console import released
 from host_tools.provision import transfer
 from host_tools.provision.session import MAINTENANCE_FLAG, Session
 
-CTRL_B = b"\x02"
-
 
 def mpremote(port, *args: str, timeout: float = 60, check: bool = True) -> subprocess.CompletedProcess:
     """The real mpremote CLI against a port, without its soft reset on connect.
@@ -60,7 +58,7 @@ def copy_bundle(port, bundle: Path) -> None:
         session.enter_maintenance()
         transfer.sync(session, files)
         session.exec(f"import os\nos.remove({MAINTENANCE_FLAG!r})")
-        session.write(CTRL_B)    # out of the raw REPL: the app starts at the next reset
+        session.transport.exit_raw_repl()    # out of the raw REPL: the app starts at the next reset
 
 
 def deploy_firmware(port, tmp: Path, config: dict) -> None:
