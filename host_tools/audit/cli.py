@@ -11,7 +11,7 @@ from rich.table import Table
 
 from ..inventory.db import default_path, open_inventory
 from ..inventory.errors import InventoryError
-from .log import entries, verify as verify_log
+from .log import entries, head as log_head, parse_anchor, verify as verify_log
 
 EXIT_TAMPERED = 1
 EXIT_REFUSED = 3
@@ -47,6 +47,8 @@ def audit(ctx, db, action, actor, target, since, until, limit, as_json):
       pilotlight audit --action rollout --since 2026-11-27
       pilotlight audit --target district:centre --json
       pilotlight audit verify            exit 1 if an entry was edited or removed
+      pilotlight audit head              the anchor to keep elsewhere (ticket, e-mail, paper)
+      pilotlight audit verify --anchor 412:9f2c...   also exit 1 if the log was cut short since
 
     Exit codes: 0 done (verify: intact), 1 verify found tampering, 3 refused.
     """
@@ -69,11 +71,35 @@ def audit(ctx, db, action, actor, target, since, until, limit, as_json):
 
 
 @audit.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_context
-def verify(ctx):
-    """Check the hash chain: any edited, removed or inserted entry is named."""
+def head(ctx, as_json):
+    """The last entry as an anchor (ID:HASH). Keep it outside the inventory: a log cut
+    short after it still chains, and only `verify --anchor` against it finds that."""
     with _open(ctx) as inv:
-        problems = verify_log(inv)
+        last = log_head(inv)
+    if last is None:
+        err.print("[red]error:[/red] the audit log is empty", highlight=False)
+        sys.exit(EXIT_REFUSED)
+    if as_json:
+        click.echo(json.dumps({"id": last[0], "hash": last[1], "anchor": f"{last[0]}:{last[1]}"}))
+    else:
+        click.echo(f"{last[0]}:{last[1]}")
+
+
+@audit.command()
+@click.option("--anchor", "anchors", multiple=True, metavar="ID:HASH",
+              help="An anchor from `audit head` kept elsewhere; the log must still hold it. Repeatable.")
+@click.pass_context
+def verify(ctx, anchors):
+    """Check the hash chain: any edited, removed or inserted entry is named; with
+    anchors, a log cut short or replaced since they were taken is caught too."""
+    try:
+        anchors = [parse_anchor(a) for a in anchors]
+    except ValueError as e:
+        raise click.BadParameter(str(e), param_hint="--anchor") from None
+    with _open(ctx) as inv:
+        problems = verify_log(inv, anchors)
         count = inv.one("SELECT COUNT(*) FROM audit_log")[0]
     if problems:
         for p in problems:

@@ -4,7 +4,9 @@ Tamper-evident: each entry's hash covers its own fields and the hash of the
 entry before it, so editing, deleting or inserting an entry anywhere breaks
 the chain from there on, and `verify` names the first entry that does not
 match. Triggers refuse UPDATE and DELETE through SQLite; an edit of the file
-by other means is what the chain is for."""
+by other means is what the chain is for. Cutting entries off the end leaves a
+shorter chain that is still whole: only a head kept elsewhere (`head`, an
+anchor written down outside the inventory) shows that."""
 from __future__ import annotations
 
 import hashlib
@@ -80,9 +82,31 @@ def entries(inv: Inventory, action: str | None = None, actor: str | None = None,
     return rows[-limit:] if limit else rows
 
 
-def verify(inv: Inventory) -> list[str]:
-    """Problems found, the first broken link first; [] when the log is intact."""
+def head(inv: Inventory) -> tuple[int, str] | None:
+    """The last entry's id and hash: written down elsewhere, an anchor for `verify`."""
+    r = inv.one("SELECT id, hash FROM audit_log ORDER BY id DESC LIMIT 1")
+    return (r["id"], r["hash"]) if r else None
+
+
+def parse_anchor(text: str) -> tuple[int, str]:
+    """An anchor as `head` prints it: ID:HASH."""
+    entry, _, digest = text.partition(":")
+    if not entry.isdigit() or len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
+        raise ValueError(f"anchor {text!r}: expected ID:HASH as `pilotlight audit head` prints it")
+    return int(entry), digest
+
+
+def verify(inv: Inventory, anchors: list[tuple[int, str]] = ()) -> list[str]:
+    """Problems found, the first broken link first; [] when the log is intact
+    and holds every anchor (an entry once seen, by id and hash)."""
     problems = []
+    for entry, digest in anchors:
+        r = inv.one("SELECT hash FROM audit_log WHERE id = ?", (entry,))
+        if r is None:
+            problems.append(f"entry {entry}: gone (the anchor {entry}:{digest[:12]}… was taken from it): "
+                            "the log was cut short or replaced")
+        elif r["hash"] != digest:
+            problems.append(f"entry {entry}: not the entry anchored ({digest[:12]}…): the log was rewritten")
     prev, expected_id = GENESIS, None
     for r in inv.query("SELECT * FROM audit_log ORDER BY id"):
         if expected_id is not None and r["id"] != expected_id:

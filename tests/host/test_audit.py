@@ -66,3 +66,20 @@ def test_a_removed_entry_breaks_the_chain(db):
         assert any(p.startswith("entry 3: does not follow") for p in problems)
         record(inv, "fleet.sync", "site:metz", "ok")   # the log goes on; the break stays visible
         assert len(entries(inv)) == 3 and verify(inv)
+
+
+def test_a_log_cut_short_is_caught_against_an_anchor_kept_elsewhere(db):
+    anchor = audit(db, "head").stdout.strip()
+    assert anchor.startswith("3:") and audit(db, "verify", "--anchor", anchor).returncode == 0
+    conn = sqlite3.connect(db)
+    conn.execute("DROP TRIGGER audit_log_no_delete")
+    conn.execute("DELETE FROM audit_log WHERE id = 3")   # the last entry: what is left still chains
+    conn.execute("CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log "
+                 "BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END")
+    conn.commit()
+    conn.close()
+    assert audit(db, "verify").returncode == 0               # without the anchor, nothing shows
+    run = audit(db, "verify", "--anchor", anchor)
+    assert run.returncode == 1 and "entry 3: gone" in run.stderr and "cut short" in run.stderr
+    bad = audit(db, "verify", "--anchor", "3:beef")
+    assert bad.returncode == 2 and "expected ID:HASH" in bad.stderr
