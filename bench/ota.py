@@ -1,10 +1,12 @@
 """Issue 10 figures: the board's signature check (on the vboard's interpreter),
-the RAM the update code needs, one board's update over a 115200-equivalent
-link (the whole app, and a one-file change), and a district of 10,000
-simulated boards fetching a one-file update from one release server."""
+the RAM the update code needs, the most heap a whole update has in use on a
+vboard, one board's update over a 115200-equivalent link (the whole app, and
+a one-file change), and a district of 10,000 simulated boards fetching a
+one-file update from one release server."""
 import asyncio
 import json
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -78,6 +80,65 @@ def _ram_peak(store):
     return hi
 
 
+# Board side, started from boot.py in every boot of the board under measure:
+# every 2 ms a thread schedules, onto the main thread between two bytecodes
+# (where the firmware's own collections happen), a collection and a look at
+# the heap then in use (live data only), printed whenever it is a new high for
+# this boot. (A collection run from the thread itself scans the interrupted
+# main thread's stack whole, stale slots included, and over-counts.)
+_HEAPWATCH = """
+import _thread, gc, micropython, time
+_high = [0]
+def _sample(_):
+    gc.collect()
+    used = gc.mem_alloc()
+    if used > _high[0]:
+        _high[0] = used
+        print("heapwatch high %d" % used)
+def _tick():
+    while True:
+        try:
+            micropython.schedule(_sample, None)
+        except RuntimeError:
+            pass  # the last one has not run yet
+        time.sleep_ms(2)
+_thread.start_new_thread(_tick, ())
+"""
+_HIGH = re.compile(r"heapwatch high (\d+)")
+
+
+def _update_high_water(tmp, store, release):
+    """The most heap in use over a whole update (the command taken, the update boot's
+    download, verification and switch, the new app's boot until it confirms), on
+    the vboard's interpreter at the app's heap, sampled after a collection."""
+    server = Server(store.releases)
+    rig = VirtualRig(tmp / "home-ram")
+    try:
+        with running_broker(tmp / "broker-ram") as broker:
+            watch = Watch(broker.port)
+            (board,) = rig.start("ram")   # the heap the app runs in today (APP_HEAP_TODAY)
+            provision(board, tmp, lamp_config(board.unique_id, broker.port), store.base, store.public_hex)
+            boot = board.read_flash("boot.py")
+            board.rewrite_flash({"heapwatch.py": _HEAPWATCH, "boot.py": b"import heapwatch\n" + boot})
+            root = f"pl/test/{board.unique_id}"
+            with board.control() as c:
+                c.set_clock(NIGHT)
+                c.reset()
+                watch.wait_json(root + "/state", lambda d: "ota" in d, timeout=60)
+                _, since = c.console(0)
+                watch.publish(root + "/cmd/ota", {"id": "r1", **release.command(server.url)})
+                watch.wait_json(root + "/event", lambda d: d["kind"] == "ota_confirmed", timeout=300)
+                text, _ = c.console(since)
+            watch.close()
+            highs = [int(n) for n in _HIGH.findall(text)]
+            if not highs:
+                raise RuntimeError("the board printed no heap figure during the update")
+            return max(highs)
+    finally:
+        rig.stop()
+        server.stop()
+
+
 def _update_time(tmp, store, release, whole):
     """Command to confirmed new app, one board, server throttled to a 115200 link."""
     server = Server(store.releases, rate=LINK_115200)
@@ -140,6 +201,7 @@ def measure():
         times = [t for t in (_verify(store, 96 * 1024) for _ in range(5)) if t is not None]
         yield "ota verify signature", statistics.median(times), "s"
         yield "ota ram peak", _ram_peak(store), "bytes"
+        yield "ota update ram high-water", _update_high_water(tmp, store, one), "bytes"
         yield "ota update time per board at 115200-equivalent link (full bundle)", \
             _update_time(tmp, store, one, whole=True), "s"
         yield "ota update time per board at 115200-equivalent link (one-file change)", \
