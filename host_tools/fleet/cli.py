@@ -545,7 +545,8 @@ def rollout_start(ctx, site, board, street, district, group, everything, offline
     """Roll a program, settings or a release (OTA) out to the target in waves.
 
     \b
-    An OTA campaign (docs/ota.md): soak longer than the probation, two boots per board:
+    An OTA campaign (docs/ota.md): each wave settles (confirmed, refused or rolled back)
+    before its soak; two boots per board:
       pilotlight fleet rollout start --district Centre --release 7 \\
           --release-url http://10.0.0.5:8070 --soak 600 --max-boots 2
     """

@@ -73,6 +73,7 @@ class Engine:
         self._collect(wave)
         if self._over_threshold():
             return
+        self._settle(wave)
         self._soak(wave)
 
     def _send(self, wave: int, attempt: int, rows: list[dict]) -> None:
@@ -137,6 +138,20 @@ class Engine:
         store.mark(self.inv, self.rid, updates)
         c = {s: sum(1 for u in updates.values() if u["step"] == s) for s in ("acked", "failed")}
         self.progress(f"  answers: {c['acked']} ok, {c['failed']} failed")
+
+    def _settle(self, wave: int) -> None:
+        """A change that takes effect well after its answer (a release: the update,
+        the switch, the new app's probation) is waited for, board by board, so
+        that the soak watches it in effect."""
+        settled = getattr(self.change, "settled", None)
+        rows = store.boards(self.inv, self.rid, wave, ("acked",))
+        if settled is None or not rows:
+            return
+        self.progress(f"  waiting for the change to take effect (at most {self.change.settle_s:g} s)")
+        deadline = time.monotonic() + self.change.settle_s
+        while time.monotonic() < deadline and not all(
+                settled(self.cmd.view(r["device_id"]), r["baseline"] or {"boots": 0}) for r in rows):
+            time.sleep(0.2)
 
     def _soak(self, wave: int) -> None:
         rows = store.boards(self.inv, self.rid, wave, ("acked",))

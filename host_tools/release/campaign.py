@@ -2,11 +2,13 @@
 (host_tools/fleet/rollout.py: canary, waves, soak, halt threshold, resume).
 
 The `ota` command is acknowledged at once; the update, the switch and the new
-app's probation follow. A wave's soak (give it more than the probation bound,
-and --max-boots 2: the update boot and the switch each restart the board) ends
-with the board's health: it must report the release's version, else it
-refused the release or rolled back (its `ota_failed` / `ota_rolled_back` event
-says why) and counts as failed toward the halt threshold."""
+app's probation follow. A wave's soak starts once each of its boards has
+settled (confirmed the release, or refused it or rolled back: its `state.ota`
+says so), waiting at most the probation bound and the update's own time; give
+--max-boots 2 (the update boot and the switch each restart the board). The
+soak ends with the board's health: it must run the release, confirmed, else
+it refused the release or rolled back (its `ota_failed` / `ota_rolled_back`
+event says why) and counts as failed toward the halt threshold."""
 from __future__ import annotations
 
 from ..fleet.board_view import BoardView
@@ -14,6 +16,7 @@ from ..fleet.changes import register
 from .build import Release
 
 DEFAULT_PROBATION_S = 300
+UPDATE_S = 180   # an update boot at worst: three tries, their waits, a slow link (firmware lampctl/ota.py)
 
 
 class FirmwareChange:
@@ -54,10 +57,28 @@ class FirmwareChange:
             return None
         return view.fw == self.version
 
+    @property
+    def settle_s(self) -> float:
+        return UPDATE_S + self.probation_s
+
+    def settled(self, view: BoardView | None, baseline: dict) -> bool:
+        """The update is over on this board: the release confirmed, or (restarted
+        since it was sent) refused or rolled back."""
+        if view is None:
+            return False
+        if view.fw == self.version and view.release == self.release and view.release_pending is None:
+            return True
+        ended = (f"{self.version} refused", f"{self.version} rolled back")
+        return view.boots > baseline.get("boots", 0) and view.release_pending in ended
+
     def health(self, view: BoardView) -> str | None:
-        """After the soak: the board must run the release (else it refused it or rolled back)."""
+        """After the soak: the board must run the release, confirmed (else it refused it or rolled back)."""
         if view.fw != self.version:
-            return f"unhealthy: runs {view.fw}, not {self.version} (refused or rolled back: see its ota events)"
+            why = view.release_pending if view.release_pending and self.version in view.release_pending \
+                else "refused or rolled back"
+            return f"unhealthy: runs {view.fw}, not {self.version} ({why}: see its ota events)"
+        if view.release_pending == "on probation":
+            return f"unhealthy: {self.version} still on probation (not confirmed: control loop and broker)"
         return None
 
     def previous(self, view: BoardView | None, settings: dict) -> dict:
