@@ -102,6 +102,12 @@ def test_a_time_server_that_lost_its_own_time_is_not_believed(rig, tmp_path, bro
         fleet.publish(f"{fleet.root}/cmd/time", {"id": "old", "utc": 1735689600})  # 2025-01-01
         ack = fleet.wait_json("ack", lambda d: d["id"] == "old", after=mark)
         assert ack["ok"] is False and ack["error"].startswith("utc: 1735689600 is before 2026-01-01"), ack
+        # The server gets its time back (the board's RTC still at 2000): the board asks again
+        # within its retry interval, not at the next 6-hourly sync.
+        c.set_clock(NIGHT)
+        c.set_clock(YEAR_2000 + 120, rtc_only=True)
+        fleet.wait_json("state", lambda d: d["clock"] == "ntp" and d["mode"] == "schedule", after=mark,
+                        timeout=45)
     finally:
         fleet.close()
 

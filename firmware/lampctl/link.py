@@ -72,10 +72,10 @@ class Link:
         except OSError:
             self.ntp_retry_at = time.ticks_add(time.ticks_ms(), NTP_RETRY_MS)
             return
-        tm = time.gmtime(secs)
-        machine.RTC().datetime((tm[0], tm[1], tm[2], tm[6] + 1, tm[3], tm[4], tm[5], 0))
-        now = clock.utc()
-        self.ctl.clock_set(now, "ntp")
+        now = secs + clock.EPOCH_OFFSET
+        if not self.ctl.clock_set(now, "ntp"):   # a server that lost its own time: ask again soon, RTC untouched
+            self.ntp_retry_at = time.ticks_add(time.ticks_ms(), NTP_RETRY_MS)
+            return
         self.synced_at = now
 
     async def run(self):
