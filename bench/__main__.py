@@ -7,7 +7,7 @@ import os
 import sys
 import tempfile
 
-SUITES = ["bench.footprint", "bench.vboard", "bench.brain", "bench.lamp_latency", "bench.mqtt", "bench.metering", "bench.inventory", "bench.provision", "bench.connectivity", "bench.reports", "bench.broker",
+SUITES = ["bench.footprint", "bench.vboard", "bench.brain", "bench.lamp_latency", "bench.mqtt", "bench.metering", "bench.inventory", "bench.provision", "bench.connectivity", "bench.wire", "bench.reports", "bench.broker",
           "bench.hil_suite", "bench.flash", "bench.fleet", "bench.ota"]
 
 

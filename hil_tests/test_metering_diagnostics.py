@@ -58,7 +58,7 @@ def test_energy_of_a_night_matches_the_lamp_and_survives_a_power_cut(rig, tmp_pa
     c.wait_for(lambda s: s["lamp_power_w"] < 5, timeout=30, what="back to 10 % after the passers-by")
     time.sleep(2)  # two samples at 10 %: the meter has seen the whole night
     tele = watch.wait_json("/tele", lambda d: d["power_w"] < 5 and d["energy_wh"] > 0.1)
-    assert tele["estimated"] is False and 0 < tele["heap_low"] <= tele["heap_free"]
+    assert "estimated" not in tele and 0 < tele["heap_low"] <= tele["heap_free"]
     assert tele["uptime_s"] > 20 and tele["loop_lag_ms"] >= 0 and tele["cycles"] == 1
 
     # A technician stops the app at the console: the counters go to flash first.

@@ -65,7 +65,7 @@ def connect(cfg, ctl, sensing, events, fed):
     link = Link(cfg, ctl, events)
     ssl = tls_context(m["ca_file"], m.get("cert_file"), m.get("key_file")) if m.get("tls") else None
     client = MQTTClient(dev["id"], m["host"], m["port"], m.get("username"), m.get("password"),
-                        keepalive_s=m.get("keepalive_s", 60), ssl=ssl,
+                        keepalive_s=m.get("keepalive_s", config.KEEPALIVE_S), ssl=ssl,
                         server_hostname=m["host"] if ssl else None,
                         will_topic=root + "/status", max_msg=m.get("max_message", 2048),
                         resolve=_resolver(m["host"]))

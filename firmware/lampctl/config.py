@@ -15,9 +15,12 @@ DEFAULTS = {
     "presence_fade_in_ms": 1000,
     "presence_fade_out_ms": 10000,
     "default_level": 80,
-    "tele_interval_s": 300,
+    "tele_interval_s": 3600,  # hourly (state and events report changes at once): lamps on metered links
     "neighbour_lamps": 3,   # lamps lit ahead of a walker on the street
 }
+# mqtt.keepalive_s when the config gives none: a dead board's Last Will is out
+# within 1.5 times it (an hour), and with hourly telemetry it pings once an hour.
+KEEPALIVE_S = 2400
 _cache = None
 
 

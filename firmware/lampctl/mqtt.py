@@ -65,10 +65,13 @@ class MQTTClient:
         self.backoff_min_ms = backoff_min_ms
         self.backoff_max_ms = backoff_max_ms
         self.connect_timeout_ms = connect_timeout_ms
-        # Ping when the link is idle for half the keepalive; no answer within
-        # ping_timeout_ms means a half-open connection.
-        self.ping_every_ms = keepalive_s * 500
-        self.ping_timeout_ms = ping_timeout_ms or max(1000, min(self.ping_every_ms, 10000))
+        # Ping when the link is idle for 4/5 of the keepalive: MQTT asks for a
+        # packet within the keepalive, the broker waits 1.5 times it, and on a
+        # metered link a ping costs as much as a small message (pinging at half
+        # would double them). No answer within ping_timeout_ms means a half-open
+        # connection.
+        self.ping_every_ms = keepalive_s * 800
+        self.ping_timeout_ms = ping_timeout_ms or max(1000, min(keepalive_s * 500, 10000))
         self.on_message = on_message
         self.on_connect = on_connect
         self.on_oversize = on_oversize
@@ -168,7 +171,7 @@ class MQTTClient:
                 await self._connect()
                 up_since = time.ticks_ms()
                 await self._dead.wait()
-                if time.ticks_diff(time.ticks_ms(), up_since) > self.ping_every_ms:
+                if time.ticks_diff(time.ticks_ms(), up_since) > self.keepalive_s * 500:
                     delay = self.backoff_min_ms  # a connection that held resets the backoff
             except Exception as e:  # any failure of one attempt: log it, back off, retry
                 self.last_error = "%s: %s" % (type(e).__name__, e)

@@ -95,11 +95,13 @@ class Uplink:
         free = gc.mem_free()
         self.heap_low = free if self.heap_low is None else min(self.heap_low, free)
         body = {
-            "power_w": meter.power_w, "estimated": meter.estimated, "energy_wh": round(meter.energy_wh(), 2),
+            "power_w": meter.power_w, "energy_wh": round(meter.energy_wh(), 2),
             "burn_h": round(meter.burn_hours(), 3), "cycles": meter.cycles, "lux": sensors.lux,
             "temp_c": self.sensing.temp_c, "rssi": self.link.rssi(), "heap_free": free, "heap_low": self.heap_low,
             "uptime_s": time.ticks_diff(time.ticks_ms(), self.started) // 1000, "loop_lag_ms": self.ctl.take_lag(),
         }
+        if meter.estimated:  # only when true, as `dropped` only when non-zero: bytes on a metered link
+            body["estimated"] = True
         stats = self.outbox.stats()
         dropped = stats["dropped_event"] + stats["dropped_tele"] + self.oversize
         if dropped:

@@ -12,7 +12,11 @@ Modes, switchable at any time:
 Bounded: at most ``max_conns`` connections at once, loopback addresses only,
 daemon threads that stop on close(). Counts the bytes forwarded each way, and
 hands them to ``tap(direction, data)`` when given (direction "up" = board to
-broker), so a bench can see exactly what a lamp sends.
+broker), so a bench can see exactly what a lamp sends. ``link()`` counts the
+TCP segments on the board's side of the proxy (the lamp's own link), from the
+kernel's TCP_INFO: every segment either way, pure ACKs, SYN, FIN and
+retransmissions included. ``mss`` clamps that link's segment size as a real
+network's MTU does (loopback's is 64 KB).
 """
 from __future__ import annotations
 
@@ -24,6 +28,29 @@ import time
 
 MODES = ("pass", "blackhole", "cut", "pause")
 _POLL_S = 0.05
+# struct tcp_info (linux/tcp.h): tcpi_options at byte 5, tcpi_bytes_received (u64) at 128,
+# tcpi_segs_out and tcpi_segs_in (u32, Linux 4.2+) at 136 and 140, tcpi_bytes_sent
+# (u64, retransmissions included, Linux 4.19+) at 200.
+_TCP_INFO_LEN = 208
+_TCPI_OPT_TIMESTAMPS = 1
+IP_TCP_HEADER = 40      # IPv4 and TCP headers without options
+TIMESTAMP_OPTION = 12   # the timestamps option (10 bytes, padded to 12) on every segment once negotiated
+
+
+def tcp_segments(sock: socket.socket) -> dict | None:
+    """Segments and payload bytes either way on a connected socket, and the
+    IP+TCP header bytes of each segment (None where TCP_INFO is not Linux's)."""
+    try:
+        raw = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, _TCP_INFO_LEN)
+    except (OSError, AttributeError):
+        return None
+    if len(raw) < _TCP_INFO_LEN:
+        return None
+    (received,) = struct.unpack_from("Q", raw, 128)
+    out, in_ = struct.unpack_from("II", raw, 136)
+    (sent,) = struct.unpack_from("Q", raw, 200)
+    header = IP_TCP_HEADER + (TIMESTAMP_OPTION if raw[5] & _TCPI_OPT_TIMESTAMPS else 0)
+    return {"segs_out": out, "segs_in": in_, "bytes_out": sent, "bytes_in": received, "header": header}
 
 
 def _loopback(host: str) -> None:
@@ -42,7 +69,7 @@ def _reset(sock: socket.socket) -> None:
 
 class NetFault:
     def __init__(self, target_port: int, target_host: str = "127.0.0.1", listen_host: str = "127.0.0.1",
-                 max_conns: int = 32, tap=None):
+                 max_conns: int = 32, tap=None, mss: int | None = None):
         _loopback(target_host)
         _loopback(listen_host)
         self.target = (target_host, target_port)
@@ -54,7 +81,10 @@ class NetFault:
         self._lock = threading.Lock()
         self._conns: list[_Conn] = []
         self._closed = threading.Event()
+        self._closed_links: list[dict] = []   # link() of connections already closed
         self._server = socket.create_server((listen_host, 0))
+        if mss:  # inherited by the accepted sockets, announced in the SYN-ACK
+            self._server.setsockopt(socket.IPPROTO_TCP, socket.TCP_MAXSEG, mss)
         self._server.settimeout(_POLL_S)
         self.port = self._server.getsockname()[1]
         threading.Thread(target=self._accept_loop, name="netfault-accept", daemon=True).start()
@@ -72,11 +102,30 @@ class NetFault:
                 return
             conns, self._conns = self._conns, []
         for c in conns:
+            self._closing(c)
             c.close(reset=True)
+
+    def _closing(self, conn: "_Conn") -> None:
+        stats = tcp_segments(conn.board)
+        if stats:
+            with self._lock:
+                self._closed_links.append(stats)
 
     def connections(self) -> int:
         with self._lock:
             return len(self._conns)
+
+    def link(self) -> dict:
+        """The board-side links' TCP totals so far, closed connections included:
+        segments and payload bytes either way, and `wire` bytes (payload plus
+        each segment's IP+TCP headers)."""
+        with self._lock:
+            stats = list(self._closed_links) + [s for s in (tcp_segments(c.board) for c in self._conns) if s]
+        total = {k: sum(s[k] for s in stats) for k in ("segs_out", "segs_in", "bytes_out", "bytes_in")}
+        total["wire"] = total["bytes_out"] + total["bytes_in"] + sum(
+            (s["segs_out"] + s["segs_in"]) * s["header"] for s in stats)
+        total["header"] = max((s["header"] for s in stats), default=IP_TCP_HEADER)
+        return total
 
     def close(self) -> None:
         self._closed.set()
@@ -143,8 +192,11 @@ class NetFault:
         # half-open link is one the board has to notice by itself.
         if direction == "up" or not conn.dead:
             with self._lock:
-                if conn in self._conns:
+                mine = conn in self._conns
+                if mine:
                     self._conns.remove(conn)
+            if mine:
+                self._closing(conn)
             conn.close(reset=False)
 
 
