@@ -2,7 +2,7 @@
 interpreter, with the compiled firmware on the board's flash as provisioning
 puts it there."""
 from bench.tls_cost import tls_session_cost
-from hil_tests.support.footprint import measure_app_heap, measure_control_loop, measure_flash_day
+from hil_tests.support.footprint import measure_app_code, measure_app_heap, measure_control_loop, measure_flash_day
 from host_tools.vboard.board import APP_HEAP_TODAY
 
 
@@ -10,6 +10,10 @@ def measure():
     r = measure_control_loop()
     yield "control loop allocation per tick", r["per_tick"], "bytes"
     yield "utc big int per clock.utc() call", r["utc_call"], "bytes"
+    code = measure_app_code()
+    loaded = set(code["loaded"])
+    # bytecode, strings, functions and classes of the modules a connected app holds (ROM on no ESP32 build we ship)
+    yield "app code heap, modules of the connected app", sum(n for m, n in code["modules"] if m in loaded), "bytes"
     for heap in sorted({96 * 1024, APP_HEAP_TODAY}):
         kb = heap // 1024
         app = measure_app_heap(heap)

@@ -1,7 +1,9 @@
 """The firmware's footprint on the ESP32-shaped interpreter (issue 11)."""
 import pytest
 
+from hil_tests.support.firmware import firmware_bundle
 from hil_tests.support.footprint import control_loop_allocation
+from hil_tests.support.lamp import duty_at, render_config
 
 pytestmark = [pytest.mark.needs_board_spawn, pytest.mark.needs_flash, pytest.mark.needs_clock_jump]
 
@@ -13,3 +15,21 @@ def test_the_control_loop_allocates_nothing_per_tick_in_steady_state(rig, tmp_pa
     assert (r["mode"], r["level"]) == ("schedule", 40), r     # the program's night level, settled
     assert r["utc_call"] > 0, "a UTC second no longer allocates: this test no longer tests the big-int case"
     assert r["per_tick"] == 0, f"the control step allocates {r['per_tick']} bytes per tick"
+
+
+@pytest.mark.needs_reset
+@pytest.mark.needs_lamp_readback
+def test_an_app_larger_than_the_heap_is_logged_and_the_lamp_stays_lit(rig, tmp_path):
+    # 64,000 bytes: the GC area an ESP32 starts with before it grows the heap
+    # (docs/vboard.md). The app's code alone is larger: it must fail loudly, on
+    # flash, and leave the lamp at its safe level, never dark.
+    bundle = firmware_bundle(tmp_path / "fw", render_config(failsafe_level=70))
+    files = {p.relative_to(bundle).as_posix(): p.read_bytes() for p in bundle.rglob("*") if p.is_file()}
+    (board,) = rig.start("oom", heap="64000", files=files)
+    with board.control() as c:
+        c.wait_for(lambda s: s["boots"] >= 4, timeout=60, what="three crashes, then safe mode")
+        # safe mode holds: no more resets, and the lamp at the level boot.py gave it
+        c.wait_for(lambda s: c.duty() == duty_at(70), timeout=10, what="the lamp at its safe level")
+        log = board.read_flash("crash.log").decode()
+        assert log.count("MemoryError") >= 3, log
+        assert c.status()["boots"] == 4, "still resetting: safe mode did not hold"

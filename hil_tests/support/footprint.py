@@ -134,6 +134,113 @@ def measure_app_heap(heap: int) -> dict:
             broker.stop()
 
 
+# What the app's code costs in the heap: each firmware module imported in
+# dependency order (its imports first, so each figure is the module's own:
+# bytecode, strings, functions and classes; a figure also carries any growth
+# of the interpreter's string pool that lands on it), then the app built and
+# connected as app.py does (without starting its tasks), stage by stage.
+MODULES_SCRIPT = """
+import gc, json
+costs = []
+for name in %(modules)r:
+    gc.collect()
+    before = gc.mem_alloc()
+    __import__(name)
+    gc.collect()
+    costs.append((name, gc.mem_alloc() - before))
+print(json.dumps(costs))
+"""
+STAGES_SCRIPT = """
+import gc, json, sys
+stages = []
+def mark(what):
+    gc.collect()
+    stages.append((what, gc.mem_alloc()))
+mark("interpreter")
+import asyncio, machine
+mark("asyncio, machine")
+from lampctl import app
+mark("app imported")
+cfg, ctl, sensing, events = app.build()
+mark("app built (control, sensing)")
+from lampctl.release import Fed
+tasks = app.connect(cfg, ctl, sensing, events, Fed(machine.WDT(timeout=60000)))
+mark("network side built (mqtt, uplink, commands)")
+print(json.dumps({"stages": stages, "modules": sorted(m for m in sys.modules if m.startswith("lampctl"))}))
+"""
+
+
+def firmware_modules() -> list[str]:
+    """Every module of the app package, each after the firmware modules it imports at its top."""
+    import ast
+    from host_tools.paths import FIRMWARE
+    deps = {}
+    for path in sorted((FIRMWARE / "lampctl").rglob("*.py")):
+        rel = path.relative_to(FIRMWARE).with_suffix("")
+        name = ".".join(rel.parts[:-1] if rel.name == "__init__" else rel.parts)
+        found = set()
+        for node in ast.parse(path.read_text()).body:
+            if isinstance(node, ast.Import):
+                found.update(a.name for a in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                found.add(node.module)
+                found.update(f"{node.module}.{a.name}" for a in node.names)
+        deps[name] = found
+    ordered: list[str] = []
+
+    def visit(name):
+        if name in ordered:
+            return
+        for dep in sorted(deps[name] & deps.keys() - {name}):
+            visit(dep)
+        ordered.append(name)
+    for name in sorted(deps):
+        visit(name)
+    return ordered
+
+
+def _run_on(board, tmp: Path, script: str) -> object:
+    path = tmp / "footprint_script.py"
+    path.write_text(script)
+    run = subprocess.run([sys.executable, "-m", "mpremote", "connect", board.port, "resume", "run", str(path)],
+                         capture_output=True, text=True, timeout=300)
+    if run.returncode or not run.stdout.strip():
+        raise RuntimeError(f"the footprint script failed on the board: {run.stdout}{run.stderr}")
+    return json.loads(run.stdout.strip().splitlines()[-1])
+
+
+def app_code(rig, tmp: Path) -> dict:
+    """{"modules": [(module, bytes)], "stages": [(stage, bytes allocated)], "loaded": [the
+    connected app's modules]} on a board whose boot.py only selects the app slot."""
+    cfg = render_config(device={"id": "footprint", "site": "bench"}, location=PARIS, program=PROGRAM,
+                        mqtt={"host": "127.0.0.1", "port": 1, "keepalive_s": 60})
+    bundle = firmware_bundle(tmp / "code", cfg)
+    files = {p.relative_to(bundle).as_posix(): p.read_bytes() for p in bundle.rglob("*") if p.is_file()}
+    files["boot.py"] = b"import sys\nsys.path.insert(0, '/app/a')\n"
+    files["main.py"] = b"# measured by hand\n"
+    out = {}
+    for key, script in (("modules", MODULES_SCRIPT % {"modules": ["asyncio", "machine", "network", "socket",
+                                                                 *firmware_modules()]}),
+                        ("stages", STAGES_SCRIPT)):
+        (board,) = rig.start("code" + key[0], files=files)
+        got = _run_on(board, tmp, script)
+        if key == "stages":
+            out["loaded"] = got["modules"]
+            got = got["stages"]
+        out[key] = got
+    return out
+
+
+def measure_app_code() -> dict:
+    from hil_tests.rig.virtual import VirtualRig
+    with tempfile.TemporaryDirectory() as tmp:
+        rig = VirtualRig(Path(tmp) / "home")
+        try:
+            return app_code(rig, Path(tmp))
+        finally:
+            rig.stop()
+
+
 # A day of the app's own flash writes at the defaults, on the board's LittleFS:
 # the energy counters as the meter saves them (its 15-minute cadence over one
 # sample every 10 s, lit from 18:00 to 06:00), and the controller's state at
@@ -186,3 +293,15 @@ def measure_flash_day() -> int:
             return flash_day(rig, Path(tmp))
         finally:
             rig.stop()
+
+
+if __name__ == "__main__":   # the table in docs/vboard.md: python -m hil_tests.support.footprint
+    code = measure_app_code()
+    loaded = set(code["loaded"])
+    for name, size in sorted(code["modules"], key=lambda m: -m[1]):
+        print(f"{name:28} {size:7,} {'app' if name in loaded else ''}")
+    print("connected app's modules:", f"{sum(s for n, s in code['modules'] if n in loaded):,}", "bytes")
+    before = 0
+    for stage, alloc in code["stages"]:
+        print(f"{stage:45} {alloc:7,} (+{alloc - before:,})")
+        before = alloc
