@@ -43,7 +43,7 @@ import paho.mqtt.client as paho
 from hil_tests.rig.netfault import NetFault
 from hil_tests.rig.virtual import VirtualRig
 from hil_tests.support.firmware import firmware_bundle, copy_bundle
-from hil_tests.support.lamp import PARIS, lamp_config
+from hil_tests.support.lamp import PARIS, lamp_config, topics
 from host_tools.broker import tls
 from host_tools.broker.mosquitto import Mosquitto, free_port
 from host_tools.paths import firmware_module
@@ -149,7 +149,7 @@ class _Day:
             if pos == POSITION:
                 self.c.pir(True)
                 self.c.pir(False)
-            else:
+            else:  # that lamp's message, as lampctl.presence.Neighbours.announce makes it and remote sends it
                 origin = f"b0a7{pos:08x}"
                 self.pub.publish(self.topic, json.dumps({"origin": origin, "seq": self.walker_seq, "pos": pos,
                                                          "hops": 1}, separators=(",", ":")), qos=0)
@@ -210,7 +210,7 @@ def one_day(tmp: Path, rig: VirtualRig, name: str, with_tls: bool, walkers: int)
                 if time.monotonic() > deadline:
                     raise TimeoutError(f"{name}: the board never connected")
                 time.sleep(0.05)
-            _Day(c, pub, f"pl/test/group/{street}/presence", walkers).run()
+            _Day(c, pub, topics.presence("test", street), walkers).run()
             return {**proxy.link(), "packets": {d: dict(p.count) for d, p in packets.items()}}
         finally:
             pub.loop_stop()

@@ -145,7 +145,8 @@ class Remote:
     def announce(self):
         if self.neighbours is not None and self.client.connected:
             event = self.neighbours.announce(time.ticks_ms())
-            asyncio.create_task(self.client.publish(self.presence_topic, json.dumps(event), 0))
+            # compact (no spaces): every lamp of the street receives it, on metered links
+            asyncio.create_task(self.client.publish(self.presence_topic, json.dumps(event, separators=(",", ":")), 0))
 
     async def _neighbour(self, payload):
         if self.neighbours is None:
