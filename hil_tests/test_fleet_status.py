@@ -149,9 +149,8 @@ def test_fleet_watch_shows_the_street_live_and_stops_on_sigterm(bed, running_col
     proc = subprocess.Popen([sys.executable, "-m", "host_tools", "fleet", "--db", str(bed.db), "watch", "--site", SITE,
                              "--street", "Rue des Cartes", "--every", "0.5"], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, env=dict(os.environ, COLUMNS="200"))
+    assert proc.stderr.readline().startswith("watching site"), "fleet watch did not start"   # its signals handled
     wait_for(lambda: proc.poll() is None, 5, 0.1, "watch running")
-    import time
-    time.sleep(3)
     proc.send_signal(signal.SIGTERM)
     out, err = proc.communicate(timeout=30)
     assert proc.returncode == 0, err
