@@ -46,7 +46,8 @@ def _rig_class(config):
 # First, so the groups are on the items before xdist names them (`--dist loadgroup`).
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config, items):
-    _one_worker_per_shared_fixture(items)
+    if config.pluginmanager.hasplugin("xdist"):   # the serial bench runs without it (-p no:xdist)
+        _one_worker_per_shared_fixture(items)
     rig = _rig_class(config)
     has = rig.capabilities_for(config.getoption("--rig-i2c")) if hasattr(rig, "capabilities_for") \
         else rig.capabilities

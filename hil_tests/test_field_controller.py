@@ -273,12 +273,9 @@ def test_a_replaced_lamp_starts_its_burn_hours_and_its_constant_light_output_aga
 
 
 # --- defect 10 -----------------------------------------------------------------------------------------------
-@pytest.mark.needs_clock_jump
-@pytest.mark.needs_reset
-@pytest.mark.needs_pir
-@pytest.mark.needs_light
-def test_motion_raises_the_lamp_only_when_the_light_sensor_sees_the_dark(rig, tmp_path, broker):
-    # the program has the lamp on (40 %) whatever the light: only the sensor knows whether it is dark
+def _dusk_board(rig, tmp_path, broker):
+    """A board whose program has the lamp on (40 %) whatever the light: only the sensor knows whether
+    it is dark. motion_boosts(lux): whether motion at that light raised the lamp."""
     board, c, fleet = _online(rig, tmp_path, broker, "dusk", default_level=40, presence_level=100,
                               presence_hold_s=2, presence_fade_in_ms=0, presence_fade_out_ms=0)
 
@@ -294,10 +291,33 @@ def test_motion_raises_the_lamp_only_when_the_light_sensor_sees_the_dark(rig, tm
             fleet.wait_json("state", lambda d: d["mode"] == "schedule", after=mark, timeout=10)
         return boosted
 
+    fleet.wait_json("state", lambda d: d["mode"] == "schedule" and d["level"] == 40)
+    return fleet, motion_boosts
+
+
+@pytest.mark.needs_clock_jump
+@pytest.mark.needs_reset
+@pytest.mark.needs_pir
+@pytest.mark.needs_light
+def test_motion_raises_the_lamp_only_when_the_light_sensor_sees_the_dark(rig, tmp_path, broker):
+    fleet, motion_boosts = _dusk_board(rig, tmp_path, broker)
     try:
-        fleet.wait_json("state", lambda d: d["mode"] == "schedule" and d["level"] == 40)
         # until the sensor's first reading the board goes by the program (lit = dark),
         # so daylight gets a few tries to be seen; a board that always boosts fails
+        assert any(not motion_boosts(20000) for _ in range(4)), "motion raised the lamp in daylight"
+        assert motion_boosts(DARK), "motion did not raise the lamp in the dark"
+        assert not motion_boosts(20000), "motion raised the lamp in daylight"
+    finally:
+        fleet.close()
+
+
+@pytest.mark.needs_clock_jump
+@pytest.mark.needs_reset
+@pytest.mark.needs_pir
+@pytest.mark.needs_light_levels   # 35 lx: between the sensor's thresholds (20 and 50 lx)
+def test_between_the_light_thresholds_the_board_keeps_what_it_last_saw(rig, tmp_path, broker):
+    fleet, motion_boosts = _dusk_board(rig, tmp_path, broker)
+    try:
         assert any(not motion_boosts(10000) for _ in range(4)), "motion raised the lamp in daylight"
         assert not motion_boosts(35), "between the thresholds it is still day (hysteresis)"
         assert motion_boosts(5), "motion did not raise the lamp in the dark"

@@ -6,6 +6,7 @@ from __future__ import annotations
 CAPABILITIES = {
     "pir": "drive the board's PIR input",
     "light": "set the ambient light the board's light sensor sees",
+    "light_levels": "set the ambient light to any level (the bench's LEDs give three: dark, dusk, daylight)",
     "power_cut": "cut and restore the board's supply",
     "reset": "press the board's EN button",
     "lamp_readback": "read the lamp's output level",
