@@ -3,10 +3,12 @@
 # events and every loss is counted; a reboot or a power cut loses nothing stored.
 import os
 import sys
+import time
 
 from lampctl.outbox import EVENT, TELE, Outbox
 
-ROOT = "outbox-test-" + sys.implementation.name  # under the repo root (cwd of both runners)
+# under the repo root (cwd of both runners), one per process: test workers run side by side
+ROOT = "outbox-test-%s-%d" % (sys.implementation.name, time.time_ns())
 
 
 def _rmtree(path):
