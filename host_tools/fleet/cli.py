@@ -80,9 +80,8 @@ def fleet(ctx, db):
 def collect(ctx, site, host, port, account, persistent):
     """Keep every board's view in the inventory until stopped (Ctrl-C, SIGTERM, SIGHUP).
 
-    With --persistent, when it has no view of the site yet or the broker kept no
-    session for it, it first asks every board to publish its status and state
-    again (the roll call, docs/protocol.md).
+    With no view of the site yet (or, --persistent, no session kept by the broker)
+    it first asks every board to publish its status and state again (the roll call).
 
     \b
       pilotlight fleet collect --site metz --port 1883 --account monitor

@@ -27,11 +27,9 @@ MQTT plugin, docs/scale.md), the retained picture never comes. There the
 collector runs with `persistent=True`: a session kept at the broker under a
 stable client id, subscribed at QoS 1 (RabbitMQ keeps no QoS 0 subscription
 across a disconnect), so what boards say while it is down (Wills, states) waits
-in its queue. And whenever it starts there with nothing to go on (no view of
-the site yet, or the broker kept no session for it) it calls the roll
-(`pl/{site}/rollcall`): every board publishes its status and state again.
-(Not on Mosquitto: the retained picture is there, and a district's answers
-would only add a burst.)"""
+in its queue. And whenever it starts with nothing to go on (no view of the
+site yet, or the broker kept no session for it) it calls the roll
+(`pl/{site}/rollcall`): every board publishes its status and state again."""
 from __future__ import annotations
 
 import asyncio
@@ -146,7 +144,7 @@ class Collector:
                     asyncio.get_running_loop().call_later(delay, self._resync, client)
             try:
                 await client.subscribe([(f"pl/{self.site}/+/+", 1 if self.persistent else 0)])
-                if self.persistent and not (self.views and session_kept):
+                if not self.views or (self.persistent and not session_kept):
                     await self.rollcall(client)
             except ConnectionError:
                 continue
