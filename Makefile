@@ -6,7 +6,7 @@ STUBS  := micropython-esp32-stubs==1.29.0.post1 micropython-stdlib-stubs==1.29.0
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: setup demo test test-cluster check bench clean hil-serial hil-soak
+.PHONY: setup demo test check bench clean hil-serial hil-soak
 
 setup: $(VENV)/.installed typings/.installed
 	@command -v mosquitto >/dev/null || [ -x /usr/sbin/mosquitto ] || { \
@@ -39,16 +39,8 @@ demo: setup
 # HIL test is waiting on a board, so more workers than cores pay off.
 WORKERS ?= 4
 JUNIT   ?= build/junit.xml
-# The fleet acceptance brokers: `FLEET_BROKERS=mosquitto,rabbitmq-cluster` adds its acceptance
-# subset on the 2-node RabbitMQ cluster (its own worker; `make test-cluster` runs all of it there).
-FLEET_BROKERS ?= mosquitto
 test: setup check
-	PILOTLIGHT_FLEET_BROKERS=$(FLEET_BROKERS) $(PY) -m pytest -n $(WORKERS) --dist loadgroup --junitxml=$(JUNIT)
-
-# Every fleet test on the RabbitMQ cluster bed (about 10 minutes).
-test-cluster: setup
-	PILOTLIGHT_FLEET_BROKERS=rabbitmq-cluster PILOTLIGHT_FLEET_CLUSTER=all $(PY) -m pytest hil_tests/test_fleet_*.py \
-	  --junitxml=build/junit-cluster.xml
+	$(PY) -m pytest -n $(WORKERS) --dist loadgroup --junitxml=$(JUNIT)
 
 # The whole HIL suite on the serial target, vboards standing in for the bench.
 hil-serial: setup

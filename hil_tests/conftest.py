@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import pytest
 
-from hil_tests.fleet_bed import CLUSTER_BED_TIMEOUT_S, cluster_bed, in_cluster_run
 from hil_tests.rig.capabilities import CAPABILITIES, marker, reason, unmet
 from hil_tests.support import traffic
 from hil_tests.support.broker import running_broker
@@ -29,8 +28,6 @@ def pytest_addoption(parser):
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "soak: a long run, only with --soak")
-    config.addinivalue_line("markers", "cluster_acceptance: a fleet test that also runs on the RabbitMQ cluster "
-                                       "bed in `make test` (the others with PILOTLIGHT_FLEET_CLUSTER=all)")
     for cap, what in CAPABILITIES.items():
         config.addinivalue_line("markers", f"{marker(cap)}: the rig must {what}")
 
@@ -55,11 +52,6 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "soak" in item.keywords and not config.getoption("--soak"):
             item.add_marker(soak)
-        if not in_cluster_run(item):
-            item.add_marker(pytest.mark.skip(reason="on the cluster bed only the acceptance subset runs by default "
-                                                    "(`make test-cluster` runs every fleet test there)"))
-        elif cluster_bed(item):
-            item.add_marker(pytest.mark.timeout(CLUSTER_BED_TIMEOUT_S))
         needs = [m.name[len("needs_"):] for m in item.iter_markers() if m.name.startswith("needs_")]
         missing = unmet(needs, has)
         if missing:
@@ -78,9 +70,7 @@ def _one_worker_per_shared_fixture(items):
         shared = [d[-1] for d in defs.name2fixturedefs.values() if d[-1].baseid]
         session = sorted(d.argname for d in shared if d.scope == "session")
         if session:
-            # one group per instance: a parametrised bed (one per broker kind) is two beds, on two workers
-            param = getattr(getattr(item, "callspec", None), "params", {}).get(session[0])
-            item.add_marker(pytest.mark.xdist_group("session:" + session[0] + (f"-{param}" if param else "")))
+            item.add_marker(pytest.mark.xdist_group("session:" + session[0]))
         elif any(d.scope in ("module", "package") for d in shared):
             item.add_marker(pytest.mark.xdist_group(item.module.__name__))
 

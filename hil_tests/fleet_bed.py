@@ -45,11 +45,6 @@ class MosquittoBed:
     """The fleet's generated Mosquitto, with persistence (retained messages
     survive its restart, as on a production broker)."""
 
-    collect_args: list[str] = []       # the retained picture rebuilds the collector's view
-    foreign_client_id = "accepted"     # use_username_as_clientid: under the credentials' own id
-    restartable = True
-    connect_wait_s = 120               # for 2,000 lamps to connect
-
     def __init__(self, inv, directory: Path):
         self.broker = local_broker(inv, directory)
         self.broker.extra.append("persistence true")
@@ -83,10 +78,6 @@ class RabbitClusterBed:
     broker goes away and comes back)."""
 
     _cluster: RabbitCluster | None = None
-    collect_args = ["--persistent"]    # retained messages do not reach it here (docs/scale.md)
-    foreign_client_id = "refused"      # by the fleet's auth service
-    restartable = False                # stop()/start() leave the session's cluster up (see restart())
-    connect_wait_s = 300               # a login is an HTTP call and an AMQP channel and queues: 1-3 minutes
 
     def __init__(self, inv, directory: Path):
         cluster = self.shared(directory)
@@ -138,34 +129,15 @@ class RabbitClusterBed:
         node.wait_ready()
 
     def reload(self, inv):
-        self._cluster.load(inv, prune=False, new_only=True)     # beside other beds' accounts
-
-    def provision_args(self) -> list[str]:
-        """The cluster's auth service and topic rights get each board's account before its self-test."""
-        return ["--broker-reload", f"{sys.executable} -m hil_tests.fleet_bed load-cluster {self._state()}"]
+        self._cluster.load(inv, prune=False)       # beside other beds' accounts
 
 
 BROKERS = {"mosquitto": MosquittoBed, "rabbitmq-cluster": RabbitClusterBed}
 
 
 def broker_kinds() -> list[str]:
-    """$PILOTLIGHT_FLEET_BROKERS (comma-separated) picks the brokers to run the fleet tests on
-    (`make test`: both)."""
+    """$PILOTLIGHT_FLEET_BROKERS (comma-separated) picks the brokers to run the fleet tests on."""
     return [k for k in os.environ.get("PILOTLIGHT_FLEET_BROKERS", "mosquitto").split(",") if k]
-
-
-CLUSTER_BED_TIMEOUT_S = 900    # the test that sets the cluster bed up waits for it: 3-5 minutes on 2 busy cores
-
-
-def cluster_bed(item) -> bool:
-    return getattr(getattr(item, "callspec", None), "params", {}).get("bed") == "rabbitmq-cluster"
-
-
-def in_cluster_run(item) -> bool:
-    """Whether a test runs: on the cluster bed (a bed set up in minutes, its logins and reconnects
-    slow) only the `cluster_acceptance` ones, unless $PILOTLIGHT_FLEET_CLUSTER is `all`."""
-    return (not cluster_bed(item) or item.get_closest_marker("cluster_acceptance") is not None
-            or os.environ.get("PILOTLIGHT_FLEET_CLUSTER") == "all")
 
 
 @dataclass
@@ -227,7 +199,7 @@ def make_bed(home: Path, kind: str, lamps: int, processes: int = 2, tele_s: floa
     sim.start()
     bed = FleetBed(home, db, broker, sim, configs, logins["operator"], logins["monitor"], logins["observer"])
     try:
-        sim.wait_connected(timeout=broker.connect_wait_s)
+        sim.wait_connected(timeout=120)
         if vboards:
             add_vboards(bed, vboards)
     except BaseException:
@@ -308,8 +280,7 @@ class Collecting:
 
     def _start(self) -> subprocess.Popen:
         return subprocess.Popen([sys.executable, "-m", "host_tools", "fleet", "--db", str(self.bed.db), "collect",
-                                 "--site", SITE, *broker_args(self.bed, self.bed.monitor[0]),
-                                 *self.bed.broker.collect_args],
+                                 "--site", SITE, *broker_args(self.bed, self.bed.monitor[0])],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
 
     def ensure(self) -> "Collecting":
@@ -352,9 +323,3 @@ def program_hashes(bed: FleetBed, devices) -> dict[str, str | None]:
     lamps = bed.sim.lamps()
     reported = {b["device_id"]: b.get("program_hash") for b in status(bed)["boards"]}
     return {d: lamps[d]["program"] if d in lamps else reported.get(d) for d in devices}
-
-
-if __name__ == "__main__" and sys.argv[1:2] == ["load-cluster"]:
-    # `pilotlight provision --broker-reload` for the session's cluster: the inventory is $PILOTLIGHT_INVENTORY
-    with open_inventory(Path(os.environ["PILOTLIGHT_INVENTORY"])) as _inv:
-        RabbitCluster.attach(Path(sys.argv[2])).load(_inv, prune=False, new_only=True)

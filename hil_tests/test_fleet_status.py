@@ -9,8 +9,6 @@ import signal
 import subprocess
 import sys
 
-import pytest
-
 from hil_tests.support.lamp import duty_at
 from hil_tests.fleet_bed import LAMPS, SITE, VBOARDS, status, wait_for
 
@@ -19,7 +17,6 @@ def by_device(report: dict) -> dict[str, dict]:
     return {b["device_id"]: b for b in report["boards"]}
 
 
-@pytest.mark.cluster_acceptance
 def test_every_lamp_is_shown_online_on_its_pole_in_street_order(bed, running_collector):
     report = status(bed)
     assert report["summary"]["boards"] == LAMPS + VBOARDS and report["summary"]["online"] == LAMPS + VBOARDS
@@ -54,7 +51,6 @@ def test_lamps_that_die_show_offline_and_come_back_with_a_boot(bed, running_coll
         assert after[d]["reset_causes"].get("power_on", 0) >= 1
 
 
-@pytest.mark.cluster_acceptance
 def test_vboards_show_what_their_lamps_do_and_their_power_cuts(bed, running_collector):
     def agrees():
         rows = {b["device_id"]: b for b in status(bed, "--street", "Rue des Cartes")["boards"]}
@@ -86,7 +82,6 @@ def test_vboards_show_what_their_lamps_do_and_their_power_cuts(bed, running_coll
     assert all(by_device(status(bed))[vb.unique_id]["reset_causes"].get("power_on") for vb in cut)
 
 
-@pytest.mark.cluster_acceptance
 def test_collector_killed_and_restarted_sees_what_happened_meanwhile(bed, running_collector):
     running_collector.proc.send_signal(signal.SIGKILL)
     running_collector.proc.wait(10)
@@ -107,8 +102,6 @@ def test_collector_killed_and_restarted_sees_what_happened_meanwhile(bed, runnin
 
 
 def test_broker_restart_a_lamp_that_died_meanwhile_is_not_shown_online(bed, running_collector):
-    if not bed.broker.restartable:
-        pytest.skip("a cluster node's restart takes minutes here and publishes no Wills (docs/scale.md)")
     wait_for(lambda: status(bed, "--offline")["summary"]["boards"] == 0, 30, 0.5, "all online to begin with")
     bed.broker.stop()
     dead = bed.sim_devices[500:505]

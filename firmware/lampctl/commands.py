@@ -215,31 +215,6 @@ def parse(name, payload, max_payload=MAX_PAYLOAD):
     return out
 
 
-ROLLCALL_SPREAD_S = 10  # a roll call's answer window when it names none
-ROLLCALL_SPREAD_MAX_S = 300
-ROLLCALL_MAX_PAYLOAD = 64
-
-
-def rollcall_spread(payload):
-    """The answer window (s) of a roll call: its `spread_s` (0-300), 10 for an
-    empty payload; None for a malformed one, which is ignored (a roll call is
-    no command: nobody waits for an ack)."""
-    if not payload:
-        return ROLLCALL_SPREAD_S
-    if len(payload) > ROLLCALL_MAX_PAYLOAD:
-        return None
-    try:
-        c = json.loads(bytes(payload).decode())
-    except (ValueError, RuntimeError, MemoryError, UnicodeError):
-        return None
-    if not isinstance(c, dict) or any(k != "spread_s" for k in c):
-        return None
-    s = c.get("spread_s", ROLLCALL_SPREAD_S)
-    if not isinstance(s, int) or isinstance(s, bool) or not 0 <= s <= ROLLCALL_SPREAD_MAX_S:
-        return None
-    return s
-
-
 class RecentIds:
     """The last `size` applied command ids: a redelivered command (QoS 1 DUP,
     or the same group command twice) is acknowledged but not applied again."""

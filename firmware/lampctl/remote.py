@@ -3,7 +3,6 @@
 # validation changes nothing; a repeated id is acknowledged, not applied twice.
 import asyncio
 import json
-import random
 import time
 
 import machine
@@ -32,8 +31,6 @@ class Remote:
         site = dev["site"]
         self.street = dev.get("street")
         self.presence_topic = topics.presence(site, self.street) if self.street else None
-        self.rollcall_topic = topics.rollcall(site).encode()
-        self.answering = False  # a roll call's answer is on its way
         self.neighbours = Neighbours(dev["id"], dev.get("position", 0), ahead=cfg.get("neighbour_lamps", 3)) \
             if self.street else None
         client.subscribe(topics.command(site, dev["id"]))
@@ -41,7 +38,6 @@ class Remote:
             client.subscribe(topics.group_command(site, group))
         if self.presence_topic:
             client.subscribe(self.presence_topic, 0)
-        client.subscribe(topics.rollcall(site), 0)
         ctl.on_announce = self.announce
 
     # --- from the MQTT reader: queue, never work here -------------------------
@@ -74,8 +70,6 @@ class Remote:
                 try:
                     if self.presence_topic and topic == self.presence_topic.encode():
                         await self._neighbour(payload)
-                    elif topic == self.rollcall_topic:
-                        self._rollcall(payload)
                     else:
                         await self._command(topic, payload, token)
                 except Exception as e:  # one message must never stop the command task
@@ -146,20 +140,6 @@ class Remote:
         elif name == "ota":
             from lampctl import release
             return release.start(cmd)
-
-    # --- roll call: the fleet lost its picture (docs/protocol.md) ----------------
-    def _rollcall(self, payload):
-        spread_s = commands.rollcall_spread(payload)
-        if spread_s is None or self.answering:
-            return  # malformed, or an answer is already on its way
-        self.answering = True
-        asyncio.create_task(self._answer(spread_s))
-
-    async def _answer(self, spread_s):
-        # at a random moment in the window: a district's answers do not hit the broker at once
-        await asyncio.sleep_ms(random.getrandbits(20) % (spread_s * 1000 + 1))
-        self.answering = False
-        self.uplink.republish()
 
     # --- neighbour presence -------------------------------------------------------
     def announce(self):

@@ -22,11 +22,6 @@ def presence(site, street):
     return "pl/%s/group/%s/presence" % (site, street)
 
 
-def rollcall(site):
-    """The fleet asks every board of the site to publish its status and state again."""
-    return "pl/%s/rollcall" % site
-
-
 def command_name(topic):
     """The command name of a `.../cmd/{name}` topic (device or group), else None."""
     if isinstance(topic, (bytes, bytearray)):

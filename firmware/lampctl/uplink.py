@@ -143,11 +143,5 @@ class Uplink:
                 self.send("tele", self.tele())
             await asyncio.sleep_ms(STATE_EVERY_MS)
 
-    def republish(self):
-        """Status and state again, as after a reconnect (the answer to a roll call)."""
-        if self.client.connected:
-            self._launch("status", b"online", retain=True)
-            self.last_state = None
-
     def reconnected(self, _session_present):
         self.last_state = None  # the retained state may be stale: send it again

@@ -2,11 +2,9 @@
 
 A board may publish one level under its own root (status, state, tele, event,
 ack...) but never on `cmd`, reads only its own commands and its groups'
-commands and its site's roll call, and exchanges presence on its groups. Fleet
-operators read and write everything under pl/; monitors read, and may only call
-the roll (the collector's cold start: boards publish status and state again).
-No pattern lines: every right is spelled out per account, so the file reads as
-an audit."""
+commands, and exchanges presence on its groups. Fleet operators read and write
+everything under pl/, monitors only read. No pattern lines: every right is
+spelled out per account, so the file reads as an audit."""
 from __future__ import annotations
 
 from ..inventory import boards, groups
@@ -18,7 +16,7 @@ topics = firmware_module("topics")  # the board's own topic names
 
 FLEET_RIGHTS = {
     "operator": ["topic readwrite pl/#", "topic read $SYS/#"],
-    "monitor": ["topic read pl/#", "topic read $SYS/#", f"topic write {topics.rollcall('+')}"],
+    "monitor": ["topic read pl/#", "topic read $SYS/#"],
 }
 
 
@@ -26,7 +24,7 @@ def board_rights(site: str, device: str, board_groups: list[str]) -> list[str]:
     root = topics.root(site, device)
     lines = [f"topic write {root}/+",
              f"topic deny {root}/cmd",          # `+` would allow it; `deny` beats any grant
-             f"topic read {topics.command(site, device, '#')}", f"topic read {topics.rollcall(site)}"]
+             f"topic read {topics.command(site, device, '#')}"]
     for g in board_groups:
         lines += [f"topic read {topics.group_command(site, g, '#')}", f"topic readwrite {topics.presence(site, g)}"]
     return lines

@@ -36,18 +36,18 @@ def _k(topic: str) -> str:
 
 def board_topic_rights(site: str, device: str, board_groups: list[str]) -> tuple[str, str]:
     """(write, read) patterns: publish one level under its root but never cmd; read its own and its
-    groups' commands and its site's roll call; presence on its groups both ways."""
+    groups' commands; presence on its groups both ways."""
     root = _k(f"pl/{site}/{device}")
     presence = [_k(f"pl/{site}/group/{g}/presence") for g in board_groups]
     write = [rf"^{root}\.(?!cmd$)[^.]+$"] + [f"^{p}$" for p in presence]
-    read = [rf"^{root}\.cmd\.(\*|#|[^.]+)$", f"^{_k(f'pl/{site}/rollcall')}$"]
+    read = [rf"^{root}\.cmd\.(\*|#|[^.]+)$"]
     read += [rf"^{_k(f'pl/{site}/group/{g}')}\.cmd\.(\*|#|[^.]+)$" for g in board_groups]
     read += [f"^{p}$" for p in presence]
     return "|".join(write), "|".join(read)
 
 
 FLEET_READ = r"^pl\..*|^\$SYS\..*"       # $SYS as on Mosquitto (RabbitMQ publishes none; asking is no error)
-FLEET_TOPIC_RIGHTS = {"operator": (r"^pl\..*", FLEET_READ), "monitor": (r"^pl\.[^.]+\.rollcall$", FLEET_READ)}
+FLEET_TOPIC_RIGHTS = {"operator": (r"^pl\..*", FLEET_READ), "monitor": (NOTHING, FLEET_READ)}
 
 
 def _queue_rights(username: str, kind: str) -> dict:

@@ -238,14 +238,12 @@ class RabbitCluster:
                                   f"{(self.directory / 'auth.log').read_text()[-600:]}")
             time.sleep(0.05)
 
-    def load(self, inv: Inventory, prune: bool = True, new_only: bool = False) -> None:
+    def load(self, inv: Inventory, prune: bool = True) -> None:
         """Accounts, permissions and topic permissions from the inventory; boards' logins work at once.
 
         With `prune`, accounts no longer in the inventory (retired boards) are deleted. Without,
         the accounts are added to those already loaded (test beds of several inventories share
-        one cluster; their device ids must differ). With `new_only`, the rights of accounts the
-        cluster already has are left as they are (a board provisioned beside 2,000 others: one
-        user imported, not all of them again); logins always follow the inventory's passwords."""
+        one cluster; their device ids must differ)."""
         with open(self.directory / "load.lock", "w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             files = write_broker_files(inv, self.directory / f"mosquitto-{os.getpid()}", BrokerSettings())
@@ -257,17 +255,15 @@ class RabbitCluster:
             write_private(self.passwd, "".join(f"{u}:{h}\n" for u, h in hashes.items()))
             write_private(self.kinds, json.dumps(kinds))
             node = self.nodes[0]
+            defs = node.base / f"definitions-{os.getpid()}.json"
+            defs.write_text(definitions_text(inv, accounts))
+            defs.chmod(0o600)
+            entry, _ = _as_service_user()
+            if entry:
+                os.chown(defs, entry.pw_uid, entry.pw_gid)
             known = {u["user"] for u in json.loads(node.ctl("list_users", "--formatter", "json", "--silent") or "[]")}
-            changed = [a for a in accounts if a.username not in known] if new_only else accounts
-            if changed:
-                defs = node.base / f"definitions-{os.getpid()}.json"
-                defs.write_text(definitions_text(inv, changed))
-                defs.chmod(0o600)
-                entry, _ = _as_service_user()
-                if entry:
-                    os.chown(defs, entry.pw_uid, entry.pw_gid)
-                node.ctl("import_definitions", str(defs))
-                defs.unlink()
+            node.ctl("import_definitions", str(defs))
+            defs.unlink()
             if prune:
                 for gone in known - {a.username for a in accounts} - {"guest"}:
                     node.ctl("delete_user", gone)

@@ -72,20 +72,12 @@ def fleet(ctx, db):
 @site_option
 @with_broker
 @click.option("--account", default="monitor", show_default=True, help="Fleet account (a monitor is enough).")
-@click.option("--persistent", is_flag=True,
-              help="Keep a session at the broker (QoS 1), so what boards say while the collector is down waits "
-                   "for it. For RabbitMQ, whose retained messages do not reach the collector (docs/scale.md); "
-                   "not for Mosquitto, whose bounded per-client queue would drop a district's burst.")
 @click.pass_context
-def collect(ctx, site, host, port, account, persistent):
+def collect(ctx, site, host, port, account):
     """Keep every board's view in the inventory until stopped (Ctrl-C, SIGTERM, SIGHUP).
-
-    With no view of the site yet (or, --persistent, no session kept by the broker)
-    it first asks every board to publish its status and state again (the roll call).
 
     \b
       pilotlight fleet collect --site metz --port 1883 --account monitor
-      pilotlight fleet collect --site metz --port 1883 --persistent    # on a RabbitMQ cluster
     """
     from .collector import Collector
     with open_db(ctx) as inv:
@@ -93,7 +85,7 @@ def collect(ctx, site, host, port, account, persistent):
             user, password = fleet_login(inv, account)
         except Exception as e:  # noqa: BLE001 - a clear line, not a traceback
             fail(str(e))
-    collector = Collector(ctx.obj["db"], site, host, port, user, password, persistent=persistent)
+    collector = Collector(ctx.obj["db"], site, host, port, user, password)
     stop = stop_event()   # SIGTERM and SIGHUP stop it as Ctrl-C does: cleanly
     err.print(f"collecting pl/{site}/+/+ from {host}:{port} as {user}; Ctrl-C stops")
     collector.run(stop)

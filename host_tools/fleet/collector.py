@@ -20,41 +20,27 @@ in 11,000-17,000 msg/s, the asyncio client with about a fifth less CPU.
 Subscriptions are QoS 0: a QoS 1 subscriber's queue at the broker is bounded
 (max_queued_messages), and a district's burst after a broker restart overflows
 it; QoS 0 to a connected subscriber is not queued that way. Messages that do get
-lost between board and fleet show as seq gaps.
-
-On a broker that gives retained messages to exact subscriptions only (RabbitMQ's
-MQTT plugin, docs/scale.md), the retained picture never comes. There the
-collector runs with `persistent=True`: a session kept at the broker under a
-stable client id, subscribed at QoS 1 (RabbitMQ keeps no QoS 0 subscription
-across a disconnect), so what boards say while it is down (Wills, states) waits
-in its queue. And whenever it starts with nothing to go on (no view of the
-site yet, or the broker kept no session for it) it calls the roll
-(`pl/{site}/rollcall`): every board publishes its status and state again."""
+lost between board and fleet show as seq gaps."""
 from __future__ import annotations
 
 import asyncio
-import json
 import ssl
 import threading
 import time
 from pathlib import Path
 
 from ..inventory import open_inventory
-from ..paths import firmware_module
 from . import view_store
 from .board_view import BoardView, apply
 from .history import Recorder
 from .mqtt_async import AsyncMQTT, ConnectRefused
 from .uplink import Uplink, decode
 
-topics = firmware_module("topics")
-
 UPTIME_TOPIC = "$SYS/broker/uptime"
 UPTIME_WAIT_S = 2.0          # brokers without $SYS (RabbitMQ) get this long, then the data topics
 RESTART_SLACK_S = 15.0       # $SYS is published every 10 s: start times this close are the same start
 RESYNC_AFTER_S = (10.0, 30.0, 70.0)   # after a broker restart, read the retained picture again (a board's
                                       # reconnect may come in a burst the broker drops QoS 0 messages of)
-ROLLCALL_SPREAD_S = 10       # the boards answer a roll call within this window, not all at once
 
 
 def _tls_context(tls: dict) -> ssl.SSLContext:
@@ -67,11 +53,10 @@ def _tls_context(tls: dict) -> ssl.SSLContext:
 
 class Collector:
     def __init__(self, db: Path, site: str, host: str, port: int, username: str, password: str,
-                 tls: dict | None = None, flush_s: float = 0.5, persistent: bool = False):
+                 tls: dict | None = None, flush_s: float = 0.5):
         self.db, self.site = Path(db), site
         self.host, self.port = host, port
         self.flush_s = flush_s
-        self.persistent = persistent
         with open_inventory(self.db) as inv:
             self.views: dict[str, BoardView] = view_store.load(inv, site)
             started = view_store.get_meta(inv, f"broker_started:{site}")
@@ -119,13 +104,11 @@ class Collector:
         backoff = 0.5
         while True:
             lost = asyncio.Event()
-            client_id = f"{self.username}-collect-{self.site}" if self.persistent else self.username
-            client = AsyncMQTT(client_id, self.host, self.port, self.username, self.password, keepalive_s=30,
-                               clean_session=not self.persistent, ssl=self.ssl, on_message=self._on_message,
-                               on_lost=lost.set)
+            client = AsyncMQTT(self.username, self.host, self.port, self.username, self.password, keepalive_s=30,
+                               clean_session=True, ssl=self.ssl, on_message=self._on_message, on_lost=lost.set)
             self._uptime = asyncio.get_running_loop().create_future()
             try:
-                session_kept = await client.connect()
+                await client.connect()
                 await client.subscribe([(UPTIME_TOPIC, 0)])
             except (OSError, ConnectRefused, asyncio.TimeoutError):
                 client.abort()
@@ -143,9 +126,7 @@ class Collector:
                 for delay in RESYNC_AFTER_S:
                     asyncio.get_running_loop().call_later(delay, self._resync, client)
             try:
-                await client.subscribe([(f"pl/{self.site}/+/+", 1 if self.persistent else 0)])
-                if not self.views or (self.persistent and not session_kept):
-                    await self.rollcall(client)
+                await client.subscribe([(f"pl/{self.site}/+/+", 0)])
             except ConnectionError:
                 continue
             self.subscribed.set()
@@ -153,14 +134,10 @@ class Collector:
             self.subscribed.clear()
             self.client = None
 
-    async def rollcall(self, client: AsyncMQTT) -> None:
-        """Ask every board of the site for its status and state (nothing retained to go on)."""
-        await client.publish(topics.rollcall(self.site), json.dumps({"spread_s": ROLLCALL_SPREAD_S}), qos=1)
-
     def _resync(self, client: AsyncMQTT) -> None:
         """Subscribe again: the broker sends every retained status and state anew."""
         if client.connected:
-            asyncio.ensure_future(client.subscribe([(f"pl/{self.site}/+/+", 1 if self.persistent else 0)]))
+            asyncio.ensure_future(client.subscribe([(f"pl/{self.site}/+/+", 0)]))
 
     def _on_message(self, topic: str, payload: bytes, retained: bool) -> None:
         if topic == UPTIME_TOPIC:

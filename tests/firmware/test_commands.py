@@ -1,6 +1,6 @@
 # Every command a fleet operator (or a broken tool) can send gets either a
 # normalised command or the exact error that goes into its ack.
-from lampctl.commands import CommandError, RecentIds, parse, rollcall_spread
+from lampctl.commands import CommandError, RecentIds, parse
 
 # (command name, payload, expected error, expected id in the ack)
 MALFORMED = [
@@ -127,12 +127,3 @@ def test_an_ota_command_names_a_release_and_a_probation():
                        b' "sha256": "%s"}' % (b"0f" * 32))
     assert cmd == {"cmd": "ota", "id": "u1", "version": "0.2.0", "manifest": "http://10.0.0.5:8070/7/manifest.json",
                    "sha256": "0f" * 32, "probation_s": 300}
-
-
-def test_a_roll_call_names_its_answer_window_and_a_bad_one_is_ignored():
-    assert rollcall_spread(b"") == 10 and rollcall_spread(b'{"spread_s": 0}') == 0
-    assert rollcall_spread(memoryview(b'{"spread_s": 300}')) == 300   # as the MQTT client hands it over
-    for bad in (b"{not json", b"\xff", b"[1]", b'{"spread_s": 301}', b'{"spread_s": -1}', b'{"spread_s": 1.5}',
-                b'{"spread_s": true}', b'{"spread_s": 5, "x": 1}', b'{"spread_s": "%s"}' % (b"9" * 80)):
-        assert rollcall_spread(bad) is None, bad
-

@@ -8,7 +8,6 @@ def test_topics_follow_the_contract():
     assert topics.command("metz", "a1b2", "level") == "pl/metz/a1b2/cmd/level"
     assert topics.group_command("metz", "centre", "ping") == "pl/metz/group/centre/cmd/ping"
     assert topics.presence("metz", "rue-a") == "pl/metz/group/rue-a/presence"
-    assert topics.rollcall("metz") == "pl/metz/rollcall"
 
 
 def test_command_name_comes_from_device_and_group_topics():

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from ..mqtt_async import AsyncMQTT, ConnectRefused
 from .injection import Injection, assign
-from .lamp import PWRON_RESET, SOFT_RESET, WDT_RESET, SimLamp, commands, topics
+from .lamp import PWRON_RESET, SOFT_RESET, WDT_RESET, SimLamp, topics
 
 CONNECTS_AT_ONCE = 200      # paced like a district after a broker restart, not all in one instant
 BOOT_S = 1.0                # a board's reset takes about this long before it reconnects
@@ -50,9 +50,6 @@ class Runner:
             (topics.group_command(dev['site'], g), 1) for g in dev.get("groups") or ()]
         if self.presence_topic:
             self.subscriptions.append((self.presence_topic, 0))
-        self.rollcall_topic = topics.rollcall(dev['site'])
-        self.subscriptions.append((self.rollcall_topic, 0))
-        self.answering = False      # a roll call's answer is on its way
 
     @property
     def connected(self) -> bool:
@@ -102,9 +99,6 @@ class Runner:
         if topic == self.presence_topic:
             self.lamp.neighbour(payload)
             return
-        if topic == self.rollcall_topic:
-            self._rollcall(payload)
-            return
         then = self.lamp.command(topic, payload)
         if then == "reboot":
             asyncio.get_running_loop().call_later(0.2, self.reboot, SOFT_RESET)
@@ -113,20 +107,6 @@ class Runner:
         elif then == "crashloop":
             self.lamp.crashloop = True
             asyncio.get_running_loop().call_later(0.5, self.reboot, WDT_RESET)
-
-    def _rollcall(self, payload: bytes) -> None:
-        """As the board does: status and state again, at a random moment of the window the roll call names."""
-        spread_s = commands.rollcall_spread(payload)
-        if spread_s is None or self.answering:
-            return
-        self.answering = True
-        asyncio.get_running_loop().call_later(random.uniform(0, spread_s), self._answer)
-
-    def _answer(self) -> None:
-        self.answering = False
-        if self.connected:
-            self.conn.publish_nowait(f"{self.lamp.root}/status", b"online", 1, True)
-            self.lamp.publish_state(force=True)
 
     # --- what the rig does to a lamp ------------------------------------------------
     def power(self, on: bool) -> None:
