@@ -57,7 +57,8 @@ def copy_bundle(port, bundle: Path) -> None:
     with released(str(port)), Session(str(port)) as session:
         session.enter_maintenance()
         transfer.sync(session, files)
-        session.exec(f"import os\nos.remove({MAINTENANCE_FLAG!r})")
+        # the board without its maintenance flag, as `session.leave()` leaves it (gone already is fine)
+        session.exec(f"import os\ntry:\n os.remove({MAINTENANCE_FLAG!r})\nexcept OSError:\n pass")
         session.transport.exit_raw_repl()    # out of the raw REPL: the app starts at the next reset
 
 
