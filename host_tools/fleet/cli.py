@@ -138,11 +138,12 @@ def watch(ctx, site, district, street, every):
     from rich.live import Live
     stop = stop_event()   # SIGTERM and SIGHUP stop it as Ctrl-C does: cleanly
     with open_db(ctx) as inv, Live(console=out, auto_refresh=False) as live:
+        def draw():
+            live.update(status_table(status_mod.rows(inv, site, district, street), f"site {site} (live)"), refresh=True)
+        draw()
         err.print(f"watching site {site} every {every:g} s; Ctrl-C stops", highlight=False)
-        while not stop.is_set():
-            board_rows = status_mod.rows(inv, site, district, street)
-            live.update(status_table(board_rows, f"site {site} (live)"), refresh=True)
-            stop.wait(every)
+        while not stop.wait(every):
+            draw()
 
 
 def register(cli_group) -> None:
