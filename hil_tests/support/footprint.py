@@ -8,6 +8,7 @@ import json
 import subprocess
 import sys
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
 
 from hil_tests.support.firmware import firmware_bundle
@@ -74,14 +75,21 @@ def control_loop_allocation(rig, tmp: Path) -> dict:
     return json.loads(run.stdout.strip().splitlines()[-1])
 
 
-def measure_control_loop() -> dict:
+@contextmanager
+def _throwaway_rig():
+    """A virtual rig in a temporary folder, for one measurement: (rig, folder)."""
     from hil_tests.rig.virtual import VirtualRig
     with tempfile.TemporaryDirectory() as tmp:
         rig = VirtualRig(Path(tmp) / "home")
         try:
-            return control_loop_allocation(rig, Path(tmp))
+            yield rig, Path(tmp)
         finally:
             rig.stop()
+
+
+def measure_control_loop() -> dict:
+    with _throwaway_rig() as (rig, tmp):
+        return control_loop_allocation(rig, tmp)
 
 
 def app_heap(rig, tmp: Path, broker_port: int, heap: int, seconds: float = 12.0) -> dict:
@@ -122,15 +130,12 @@ def app_heap(rig, tmp: Path, broker_port: int, heap: int, seconds: float = 12.0)
 
 
 def measure_app_heap(heap: int) -> dict:
-    from hil_tests.rig.virtual import VirtualRig
     from host_tools.broker.mosquitto import Mosquitto
-    with tempfile.TemporaryDirectory() as tmp:
-        rig = VirtualRig(Path(tmp) / "home")
-        broker = Mosquitto(Path(tmp) / "broker").start()
+    with _throwaway_rig() as (rig, tmp):
+        broker = Mosquitto(tmp / "broker").start()
         try:
-            return app_heap(rig, Path(tmp), broker.port, heap)
+            return app_heap(rig, tmp, broker.port, heap)
         finally:
-            rig.stop()
             broker.stop()
 
 
@@ -232,13 +237,8 @@ def app_code(rig, tmp: Path) -> dict:
 
 
 def measure_app_code() -> dict:
-    from hil_tests.rig.virtual import VirtualRig
-    with tempfile.TemporaryDirectory() as tmp:
-        rig = VirtualRig(Path(tmp) / "home")
-        try:
-            return app_code(rig, Path(tmp))
-        finally:
-            rig.stop()
+    with _throwaway_rig() as (rig, tmp):
+        return app_code(rig, tmp)
 
 
 # A day of the app's own flash writes at the defaults, on the board's LittleFS:
@@ -286,13 +286,8 @@ def flash_day(rig, tmp: Path) -> int:
 
 
 def measure_flash_day() -> int:
-    from hil_tests.rig.virtual import VirtualRig
-    with tempfile.TemporaryDirectory() as tmp:
-        rig = VirtualRig(Path(tmp) / "home")
-        try:
-            return flash_day(rig, Path(tmp))
-        finally:
-            rig.stop()
+    with _throwaway_rig() as (rig, tmp):
+        return flash_day(rig, tmp)
 
 
 if __name__ == "__main__":   # the table in docs/vboard.md: python -m hil_tests.support.footprint
