@@ -2,7 +2,7 @@
 # sensors, electrical ratings. Pure logic: the host tools and the board both
 # use it, so a config is judged the same way on the bench and on the pole.
 # On the board it loads only while a config is checked (lampctl.config.validate).
-from lampctl import sensor_kinds
+from lampctl import ConfigError, sensor_kinds
 
 GPIOS = tuple(range(0, 20)) + (21, 22, 23, 25, 26, 27) + tuple(range(32, 40))
 OUTPUT_GPIOS = tuple(p for p in GPIOS if p < 34 and p not in (6, 7, 8, 9, 10, 11))
@@ -18,10 +18,6 @@ REF_CLK_PINS = {"in": (0,), "out": (0, 16, 17)}
 # wherever one is fitted.
 PRESENCE_DARK = ("light_sensor", "program")
 presence_dark = sensor_kinds.presence_dark  # the rule as the app applies it (board_config is boot-time only)
-
-
-class ConfigError(ValueError):
-    pass
 
 
 def _get(d, key, kind, where, optional=False):

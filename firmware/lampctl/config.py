@@ -3,7 +3,7 @@
 # Loaded once and validated; a bad config names the field that is wrong.
 import json
 
-from lampctl import drop
+from lampctl import ConfigError, drop
 
 PATH = "config.json"
 DEFAULTS = {
@@ -32,9 +32,9 @@ def load(path=PATH):
         with open(path) as f:
             cfg = json.load(f)
     except OSError:
-        raise _error("%s: missing (provision the board)" % path)
+        raise ConfigError("%s: missing (provision the board)" % path)
     except ValueError as e:
-        raise _error("%s: not valid JSON (%s)" % (path, e))
+        raise ConfigError("%s: not valid JSON (%s)" % (path, e))
     cfg = validate(cfg)
     if path == PATH:
         _cache = cfg
@@ -48,9 +48,9 @@ def board_only(path=PATH):
         with open(path) as f:
             cfg = json.load(f)
     except (OSError, ValueError):
-        raise _error("%s: unreadable" % path)
+        raise ConfigError("%s: unreadable" % path)
     if not isinstance(cfg, dict) or not isinstance(cfg.get("board"), dict):
-        raise _error("board: missing")
+        raise ConfigError("board: missing")
     from lampctl.board_config import validate_board
     try:
         validate_board(cfg["board"])
@@ -63,11 +63,6 @@ def save(cfg, path=PATH):
     """Keep a changed config across reboots (atomic: a power cut leaves the old one)."""
     from lampctl.store import write_json_atomic
     write_json_atomic(path, cfg)
-
-
-def _error(message):
-    from lampctl.board_config import ConfigError  # only when a config is bad
-    return ConfigError(message)
 
 
 def validate(cfg):

@@ -1,7 +1,8 @@
 # The board's config.json judged field by field (lampctl.config.validate):
 # loaded when a config is read or changed, dropped after, so its rules and
 # messages take no heap while the app runs (docs/vboard.md, footprint).
-from lampctl.board_config import ConfigError, validate_board
+from lampctl import ConfigError
+from lampctl.board_config import validate_board
 
 LEVELS = ("failsafe_level", "presence_level", "default_level")
 

@@ -3,6 +3,7 @@
 # once, after its condition has held for a while, and cleared once, after it
 # has been gone for a while; update() returns those transitions as events.
 # Pure logic: time comes in as now_ms (time.ticks_ms() values).
+from lampctl import ConfigError
 from lampctl.ticks import ticks_diff
 from lampctl.metering import expected_power_w
 
@@ -23,28 +24,23 @@ LAMP_FAILED, DRIVER_FAULT, DAY_BURNER = "lamp_failed", "driver_fault", "day_burn
 SENSOR_FAULT, OVER_TEMPERATURE, WATCHDOG_RESETS = "sensor_fault", "over_temperature", "watchdog_resets"
 
 
-def _error(message):
-    from lampctl.board_config import ConfigError  # only for a bad setting
-    return ConfigError(message)
-
-
 def check_settings(d):
     """The full settings for a `diagnostics` config object, or ConfigError naming the bad key."""
     if d is None:
         d = {}
     if not isinstance(d, dict):
-        raise _error("diagnostics: expected an object, got %r" % (d,))
+        raise ConfigError("diagnostics: expected an object, got %r" % (d,))
     for key in d:
         if key not in DEFAULTS:
-            raise _error("diagnostics.%s: unknown setting (known: %s)" % (key, ", ".join(sorted(DEFAULTS))))
+            raise ConfigError("diagnostics.%s: unknown setting (known: %s)" % (key, ", ".join(sorted(DEFAULTS))))
     out = {}
     for key, default in DEFAULTS.items():
         v = d.get(key, default)
         if not isinstance(v, (int, float)) or isinstance(v, bool) or v < 0:
-            raise _error("diagnostics.%s: expected a non-negative number, got %r" % (key, v))
+            raise ConfigError("diagnostics.%s: expected a non-negative number, got %r" % (key, v))
         out[key] = v
     if out["temp_clear_c"] > out["temp_max_c"]:
-        raise _error("diagnostics.temp_clear_c: %r is above temp_max_c %r" % (out["temp_clear_c"], out["temp_max_c"]))
+        raise ConfigError("diagnostics.temp_clear_c: %r is above temp_max_c %r" % (out["temp_clear_c"], out["temp_max_c"]))
     return out
 
 

@@ -4,7 +4,7 @@
 import machine
 import sys
 
-from lampctl import config, crash_record, store
+from lampctl import ConfigError, config, crash_record, store
 from lampctl.crash_record import clear_crashes, crashes, watchdog_resets  # noqa: F401 (for a technician at the REPL)
 
 MAINTENANCE_FLAG = "maintenance"
@@ -21,7 +21,7 @@ def light_lamp():
     from lampctl.lamp import Lamp
     try:
         cfg = config.load()
-    except ValueError:   # ConfigError (lampctl.board_config, not kept in the heap)
+    except ConfigError:
         Lamp(config.board_only()["lamp"], FAIL_ON_LEVEL)   # the driver is known; the safe level is not
         raise   # boot.py prints it; the app reports it, then safe mode after three crashes
     Lamp(cfg["board"]["lamp"], cfg["failsafe_level"])

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import random
 import struct
+import time
 from dataclasses import dataclass
+from typing import Callable
 
 
 @dataclass
@@ -19,6 +21,7 @@ class Physics:
     lamp_power_w: float = 0.0
     supply_v: float = 24.0
     ambient_lux: float = 10000.0
+    clock: Callable[[], float] = time.monotonic   # seconds, for chips that convert over time
 
 
 class I2CDevice:
@@ -136,13 +139,19 @@ class INA226(RegisterDevice):
 
 
 class BH1750(I2CDevice):
-    """ROHM BH1750: opcode commands; a reading is lux * 1.2 * (MTreg / 69)."""
+    """ROHM BH1750: opcode commands; a reading is lux * 1.2 * (MTreg / 69).
+    Like the chip, the data register holds one conversion's count until the
+    next conversion ends, so reads close together agree even while the light
+    changes."""
+
+    CONVERSION_S = {0x10: 0.12, 0x11: 0.12, 0x13: 0.016}  # typical, at MTreg 69
 
     def __init__(self, address: int, physics: Physics):
         super().__init__(address, physics)
         self.powered = False
         self.mode = None
         self.mtreg = 69
+        self.held = None          # (count, when it was converted)
 
     def write(self, data: bytes) -> None:
         for op in data:
@@ -159,17 +168,21 @@ class BH1750(I2CDevice):
                 self.mtreg = (self.mtreg & 0x1F) | ((op & 0x07) << 5)
             elif op & 0xE0 == 0x60:
                 self.mtreg = (self.mtreg & 0xE0) | (op & 0x1F)
+            self.held = None          # a new mode or MTreg starts a new conversion
 
     def read(self, n: int) -> bytes:
         if self.mode is None:
             return b"\x00" * n
-        scale = 1.2 * self.mtreg / 69
-        if self.mode in (0x11, 0x21):
-            scale *= 2  # high resolution mode 2 counts half-lux
-        count = min(round(self.physics.ambient_lux * scale), 0xFFFF)
+        now = self.physics.clock()
+        conversion_s = self.CONVERSION_S[0x10 | self.mode & 0x03] * self.mtreg / 69
+        if self.held is None or now - self.held[1] >= conversion_s:
+            scale = 1.2 * self.mtreg / 69
+            if self.mode in (0x11, 0x21):
+                scale *= 2  # high resolution mode 2 counts half-lux
+            self.held = (min(round(self.physics.ambient_lux * scale), 0xFFFF), now)
         if self.mode in (0x20, 0x21, 0x23):
             self.mode = None  # one-time modes power down after a reading
-        return (struct.pack(">H", count) * n)[:n]
+        return (struct.pack(">H", self.held[0]) * n)[:n]
 
 
 class VEML7700(I2CDevice):

@@ -1,7 +1,8 @@
 # Board types are validated by the same code on the host and on the board.
 import json
 
-from lampctl.board_config import ConfigError, validate_board
+from lampctl import ConfigError
+from lampctl.board_config import validate_board
 
 
 def _devkit():

@@ -1,7 +1,7 @@
 # Faults raised once and cleared once, with debounce, from what the board
 # measures: lamp failure, driver fault, day-burner, sensor fault,
 # over-temperature and repeated watchdog resets.
-from lampctl.board_config import ConfigError
+from lampctl import ConfigError
 from lampctl.diagnostics import Diagnostics, check_settings
 from lampctl.metering import expected_power_w
 
