@@ -209,7 +209,7 @@ class Session:
             if attempt:
                 if not self.pulse_reset():
                     self.line.write(CTRL_D)   # a soft reset leaves the REPL and re-runs what hung
-                self._wait_booted(timeout=5)
+                self._wait_booted(timeout=10)
             try:
                 if not self._try_raw_repl():
                     continue
@@ -223,7 +223,7 @@ class Session:
                         return
             except (TimeoutError, BoardError, OSError):
                 continue
-        raise NoAnswer(HELP_NO_ANSWER.format(port=self.port))
+        raise NoAnswer(HELP_NO_ANSWER.format(port=self.port) + f" (it last printed {bytes(self.line.heard[-120:])!r})")
 
     def _reset_machine(self) -> None:
         """machine.reset() from the raw REPL: the board answers nothing, it restarts."""
@@ -235,7 +235,7 @@ class Session:
         """machine.reset(); True once the board is back at its REPL with no app running
         (it printed the REPL prompt, or maintenance mode, by itself)."""
         self._reset_machine()
-        return self._wait_booted(timeout=5)
+        return self._wait_booted(timeout=10)   # a chip boots in about 1 s; a busy host's vboard can take 5
 
     def soft_reset(self) -> None:
         """A fresh interpreter that sees the new files (boot.py runs, main.py does not),

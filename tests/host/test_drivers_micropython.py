@@ -34,7 +34,10 @@ def outcome(fn):
         print('=>' + json.dumps({'error': type(e).__name__, 'message': str(e)}))
 
 def settle(s):
-    # Read until two readings in a row come from one range (auto-range done).
+    # Read until two readings in a row come from one range (auto-range done),
+    # once the conversion under way when the light changed is over (the chip
+    # holds its count until then: up to 0.44 s in the most sensitive range).
+    time.sleep_ms(500)
     r = None
     for _ in range(60):
         got = s.read(time.ticks_ms())
