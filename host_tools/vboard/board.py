@@ -285,7 +285,10 @@ class VirtualBoard:
         try:
             await asyncio.wait_for(self.cut_at_erase, timeout)
         except asyncio.TimeoutError:
-            raise TimeoutError(f"the board erased no flash block within {timeout:g}s") from None
+            running = self.proc is not None and self.proc.returncode is None
+            raise VBoardError(f"the board erased no flash block within {timeout:g}s (its interpreter is "
+                              f"{'running' if running else 'not running'}; {self.flash_erases} blocks erased "
+                              f"since the supervisor started)") from None
         finally:
             self.cut_at_erase = None
 

@@ -31,8 +31,12 @@ sys.path[:] = ["", ".frozen", "/lib"] + ([_SHIMS] if _SHIMS.startswith(".frozen"
 
 
 def _run(name):
+    # Closed here, not by its finaliser: a finaliser runs at a garbage collection,
+    # which the flash driver's Python code can start in the middle of a littlefs
+    # operation, and littlefs re-entered that way loops forever on its open-file list.
     try:
-        src = open(name).read()
+        with open(name) as f:
+            src = f.read()
     except OSError:
         return
     try:
