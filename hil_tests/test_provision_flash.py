@@ -100,7 +100,7 @@ def test_four_blank_boards_flashed_provisioned_and_online_in_one_command(rig, fl
         assert spiflash(vb).read_bytes()[0x1000:0x1000 + len(image)] == image
     # Already on the pinned MicroPython: checked, not flashed again.
     run, out = provision(tmp_path, db, broker, rig.home, "--flash")
-    assert run.returncode == 0 and [b["flashed"] for b in out["boards"]] == [None] * 4
+    assert run.returncode == 0 and [b["flashed"] for b in out["boards"]] == [None] * 4, out
     assert all(b["copied"] == ["config.json"] for b in out["boards"])   # only the rotated password
     with open_inventory(db) as inv:
         operator = credentials.ensure_fleet_account(inv, "fleet")

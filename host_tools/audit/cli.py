@@ -16,7 +16,7 @@ from .log import entries, head as log_head, parse_anchor, verify as verify_log
 EXIT_TAMPERED = 1
 EXIT_REFUSED = 3
 out = Console()
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)
 
 
 def _open(ctx):

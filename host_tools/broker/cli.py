@@ -27,7 +27,7 @@ EXIT_CHECK_FAILED = 1
 EXIT_REFUSED = 3
 
 out = Console()
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)
 
 
 def _fail(message: str, code: int = EXIT_REFUSED):

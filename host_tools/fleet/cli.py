@@ -7,32 +7,13 @@ import sys
 from pathlib import Path
 
 import click
-from rich.console import Console
 
-from ..inventory.db import default_path, open_inventory
-from ..inventory.errors import InventoryError
+from ..inventory.db import default_path
 from ..signals import stop_event
 from . import status as status_mod
 from .account import fleet_login
+from .cli_common import EXIT_FAILED, err, fail, open_db, out
 from .render import status_table
-
-EXIT_FAILED = 1       # the work ran, some boards failed (see the report)
-EXIT_REFUSED = 3      # refused before anything was sent
-
-out = Console()
-err = Console(stderr=True)
-
-
-def fail(message: str, code: int = EXIT_REFUSED):
-    err.print(f"[red]error:[/red] {message}", highlight=False)
-    sys.exit(code)
-
-
-def open_db(ctx):
-    try:
-        return open_inventory(ctx.obj["db"])
-    except InventoryError as e:
-        fail(str(e))
 
 
 site_option = click.option("--site", required=True, help="The site (its id, as in MQTT topics).")

@@ -20,7 +20,7 @@ EXIT_BAD_ROWS = 1     # import found bad rows (see the report)
 EXIT_REFUSED = 3      # the inventory refused or could not be opened; nothing changed
 
 out = Console()
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)
 
 
 def _fail(message: str, code: int = EXIT_REFUSED):

@@ -34,7 +34,7 @@ def sim():
 def enrol(ctx, site, district, street, count, broker_host, broker_port, home):
     """Put simulated lamps on free poles, with accounts and configs, as provisioning would."""
     from ...broker.files import write_private
-    from ..cli import open_db
+    from ..cli_common import open_db
     from .enrol import enrol as do_enrol
     home = home or state_home() / "sim"
     lamps_file = home / "lamps.json"
@@ -55,7 +55,8 @@ def enrol(ctx, site, district, street, count, broker_host, broker_port, home):
 @click.option("--tele-s", type=click.FloatRange(1), help="Telemetry period for every lamp (default: its config's).")
 def run(home, processes, injections, seed, tele_s):
     """Run the enrolled lamps until Ctrl-C / SIGTERM."""
-    from ..cli import fail, stop_on_signals
+    from ...signals import stop_event
+    from ..cli_common import fail
     from .processes import SimFleet
     home = home or state_home() / "sim"
     lamps_file = home / "lamps.json"
@@ -66,7 +67,7 @@ def run(home, processes, injections, seed, tele_s):
     except ValueError as e:
         fail(str(e))
     configs = json.loads(lamps_file.read_text())
-    stop = stop_on_signals()
+    stop = stop_event()
     with SimFleet(home, configs, processes, parsed, seed, tele_s) as fleet_sim:
         while not stop.wait(2):
             st = fleet_sim.stats()
