@@ -13,10 +13,9 @@ from rich.table import Table
 from ..inventory import open_inventory
 from ..inventory.errors import InventoryError
 from ..paths import firmware_module
-from . import baseline, plots, settings
-from .energy import Money, energy_report
-from .operations import operations_report
-from .scope import lamps as lamps_in
+from . import settings
+# The report modules (numpy, matplotlib) load in the commands that use them:
+# every `pilotlight ...` run imports this group, and matplotlib alone takes half a second.
 
 tz_mod = firmware_module("tz")
 console = Console()
@@ -48,7 +47,8 @@ def _period(options):
     return wrap
 
 
-def _money(inv, site, tariff, currency, grid) -> Money:
+def _money(inv, site, tariff, currency, grid):
+    from .energy import Money
     kept = settings.get(inv, site)
     return Money(tariff if tariff is not None else kept.get("tariff"),
                  currency or kept.get("currency") or "EUR",
@@ -93,6 +93,8 @@ def energy(site, first, last, inventory, district, street, tariff, currency, gri
     Lamps whose energy is estimated from their rating (no power monitor) are
     flagged; lamps with no reading in the period are counted but left out of
     the totals, so measured and baseline cover the same lamps."""
+    from . import plots
+    from .energy import energy_report
     try:
         with open_inventory(inventory) as inv:
             r = energy_report(inv, site, first, last, _money(inv, site, tariff, currency, grid), district, street)
@@ -142,6 +144,8 @@ def _write_csv(path: Path, r) -> None:
 def operations(site, first, last, inventory, district, street, as_json):
     """Uptime per lamp and street, faults by kind (time to detect, time to
     clear), lamps never seen and firmware versions in the field."""
+    from . import baseline
+    from .operations import operations_report
     try:
         with open_inventory(inventory) as inv:
             r = operations_report(inv, site, baseline.noon(first, 0), baseline.noon(last, 0), district, street)
@@ -248,6 +252,7 @@ def simulate(site, district, street, first, days, program_file, motions_per_nigh
     """
     from rich.progress import Progress
 
+    from .scope import lamps as lamps_in
     from .simulate import Incidents, simulate as run
     doc = json.loads(Path(program_file).read_text()) if program_file else DEFAULT_PROGRAM
     try:
