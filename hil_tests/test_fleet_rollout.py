@@ -16,7 +16,7 @@ from host_tools.fleet import programs, rollout_store
 from host_tools.fleet.sim.injection import Injection
 
 DISTRICT = "district-1"
-FAST = ["--canary", "1%", "--growth", "2", "--soak", "1.5", "--threshold", "2%", "--timeout", "5"]
+FAST = ["--canary", "1%", "--growth", "2", "--soak", "1.5", "--threshold", "2%", "--timeout", "15"]   # a loaded CI host: a vboard may take seconds
 
 
 def program(name: str, late: int) -> dict:
