@@ -77,6 +77,10 @@ def provision(tmp_path, db, broker, home, *args, timeout=240):
     return run, json.loads(run.stdout)
 
 
+def failures(out) -> list:
+    return [(b["chip_id"], b["step"], b.get("error")) for b in out["boards"] if not b["ok"]]
+
+
 def states(db) -> dict[str, str]:
     with open_inventory(db) as inv:
         return {b.chip_id: b.state for b in boards.list_boards(inv)}
@@ -92,7 +96,7 @@ def test_four_blank_boards_flashed_provisioned_and_online_in_one_command(rig, fl
     pin_image(tmp_path, image)
     vbs = rig.start(count=4, extra=("--blank",))
     run, out = provision(tmp_path, db, broker, rig.home, "--flash", "--street", STREET)
-    assert run.returncode == 0, out
+    assert run.returncode == 0, failures(out)
     for b in out["boards"]:
         assert b["ok"] and b["flashed"]["version"] == "v1.28.0" and b["flashed"]["baud"] == 921600, b
     assert set(states(db).values()) == {"provisioned"} and len(states(db)) == 4
@@ -100,7 +104,7 @@ def test_four_blank_boards_flashed_provisioned_and_online_in_one_command(rig, fl
         assert spiflash(vb).read_bytes()[0x1000:0x1000 + len(image)] == image
     # Already on the pinned MicroPython: checked, not flashed again.
     run, out = provision(tmp_path, db, broker, rig.home, "--flash")
-    assert run.returncode == 0 and [b["flashed"] for b in out["boards"]] == [None] * 4, out
+    assert run.returncode == 0 and [b["flashed"] for b in out["boards"]] == [None] * 4, failures(out)
     assert all(b["copied"] == ["config.json"] for b in out["boards"])   # only the rotated password
     with open_inventory(db) as inv:
         operator = credentials.ensure_fleet_account(inv, "fleet")

@@ -13,6 +13,8 @@ def drop(*names):
     program's validation): nothing else holds them, so their code leaves the
     heap at the next collection (docs/vboard.md, footprint)."""
     import sys
+    if sys.implementation.name != "micropython":
+        return   # the host's tools share these modules between threads (parallel provisioning)
     for name in names:
         sys.modules.pop(__name__ + "." + name, None)
         globals().pop(name, None)

@@ -56,3 +56,12 @@ def test_a_value_the_board_would_refuse_is_refused_here_naming_the_field():
     bad = Pole("P-9", "metz", "Centre", "Rue A", 9, 95.0, 6.17)
     with pytest.raises(RenderError, match="location.lat"):
         rendered(pole=bad)
+
+
+def test_boards_provisioned_side_by_side_render_without_tripping_over_each_other():
+    # Parallel provisioning renders and checks each board's config in its own thread,
+    # with the firmware's own validation, which on a board unloads its modules after use.
+    from concurrent.futures import ThreadPoolExecutor
+    with ThreadPoolExecutor(8) as pool:
+        configs = list(pool.map(lambda _: rendered(), range(400)))
+    assert all(c == configs[0] for c in configs)
