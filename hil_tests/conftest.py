@@ -101,7 +101,8 @@ def pytest_runtest_makereport(item, call):
     if rep.when == "call" or (rep.when == "setup" and rep.failed):
         mqtt = traffic.take()
         if rep.failed:
-            rig = item.funcargs.get("rig")
+            bed = item.funcargs.get("bed")   # a fleet test: its bed's vboards are the boards to show
+            rig = item.funcargs.get("rig") or (getattr(bed, "rig", None) if bed is not None else None)
             sections = [(f"Captured stdout: console of {name}", printable(text) or "(nothing printed)\n")
                         for name, text in (rig.console_logs() if rig else {}).items()]
             sections.append(("Captured stdout: MQTT traffic", (mqtt or "(no broker recorded)") + "\n"))
