@@ -2,6 +2,7 @@
 # Every command is answered on `ack`, bad ones included; a command that fails
 # validation changes nothing; a repeated id is acknowledged, not applied twice.
 import asyncio
+import gc
 import json
 import time
 
@@ -68,14 +69,38 @@ class Remote:
                 if not self.inbox:
                     self.client.resume()  # read a batch again (PUBACKs wait behind it)
                 try:
-                    if self.presence_topic and topic == self.presence_topic.encode():
-                        await self._neighbour(payload)
-                    else:
-                        await self._command(topic, payload, token)
+                    await self._handle(topic, payload, token)
+                except MemoryError:
+                    # No room now (a burst in the inbox, a fragmented heap): once more with
+                    # that try's garbage collected. Safe: an applied id is only acked again.
+                    gc.collect()
+                    try:
+                        await self._handle(topic, payload, token)
+                    except Exception as e:
+                        self._failed(topic, payload, e)
                 except Exception as e:  # one message must never stop the command task
-                    self.events.emit("command_failed", None, detail="%s: %s" % (type(e).__name__, e))
+                    self._failed(topic, payload, e)
                 if token is not None:
                     await self.client.puback(token)
+
+    async def _handle(self, topic, payload, token):
+        if self.presence_topic and topic == self.presence_topic.encode():
+            await self._neighbour(payload)
+        else:
+            await self._command(topic, payload, token)
+
+    def _failed(self, topic, payload, e):
+        """A message that could not be handled: reported, and a command refused
+        with why, so the fleet waiting for its answer hears one."""
+        why = "%s: %s" % (type(e).__name__, e)
+        self.events.emit("command_failed", None, detail=why)
+        if self.presence_topic and topic == self.presence_topic.encode():
+            return
+        try:
+            cmd_id = json.loads(payload).get("id")
+        except Exception:  # no id to answer to: the event says it
+            return
+        self.uplink.ack(cmd_id, False, why)
 
     # --- commands ---------------------------------------------------------------
     async def _command(self, topic, payload, token=None):

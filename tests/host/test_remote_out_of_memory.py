@@ -1,0 +1,82 @@
+# A command that meets a full heap on the board is tried once more after a
+# collection, and if it still does not fit it is refused with why: the fleet
+# waiting for its answer hears one (a roll-out had counted such a lamp silent).
+import asyncio
+import sys
+import types
+
+import pytest
+
+from host_tools.paths import firmware_module
+
+sys.modules.setdefault("machine", types.ModuleType("machine"))   # not called on this path
+Remote = firmware_module("remote").Remote
+
+TOPIC = b"pl/metz/d1/cmd/ping"
+
+
+class Fakes:
+    def __init__(self):
+        self.acks, self.events = [], []
+        self.on_announce = None
+
+    # the MQTT client
+    def subscribe(self, topic, qos=1):
+        pass
+
+    def resume(self):
+        pass
+
+    async def puback(self, token):
+        pass
+
+    # the controller: what a ping answers with
+    def utc(self):
+        return 1796000000
+
+    # uplink and events
+    def ack(self, cmd_id, ok, error=None, **extra):
+        self.acks.append((cmd_id, ok, error))
+
+    def emit(self, kind, code, detail=None):
+        self.events.append((kind, detail))
+
+
+def answer_to(ping_fails: int) -> tuple[list, list]:
+    fakes = Fakes()
+    remote = Remote({"device": {"id": "d1", "site": "metz"}}, fakes, None, fakes, fakes, fakes, None)
+    calls = {"n": 0}
+    apply = remote._apply
+
+    def short_of_memory(cmd):
+        calls["n"] += 1
+        if calls["n"] <= ping_fails:
+            raise MemoryError("memory allocation failed, allocating 542 bytes")
+        return apply(cmd)
+
+    remote._apply = short_of_memory
+
+    async def one_message():
+        task = asyncio.ensure_future(remote.run())
+        remote.inbox.append((TOPIC, b'{"id": "c1"}', None))
+        remote.wake.set()
+        for _ in range(100):
+            await asyncio.sleep(0.01)
+            if fakes.acks:
+                break
+        task.cancel()
+
+    asyncio.run(one_message())
+    return fakes.acks, fakes.events
+
+
+def test_a_command_short_of_memory_once_is_applied_after_a_collection():
+    acks, events = answer_to(ping_fails=1)
+    assert acks == [("c1", True, None)] and events == []
+
+
+@pytest.mark.parametrize("fails", [2, 5])
+def test_a_command_that_never_fits_is_refused_with_why_not_left_silent(fails):
+    acks, events = answer_to(ping_fails=fails)
+    assert acks == [("c1", False, "MemoryError: memory allocation failed, allocating 542 bytes")]
+    assert events == [("command_failed", "MemoryError: memory allocation failed, allocating 542 bytes")]
