@@ -21,6 +21,7 @@ from hil_tests.rig.base import Rig, RigBoard
 from hil_tests.rig.hardware import RigError, RigHardware, blinka_i2c, load_calibration
 from hil_tests.rig.serial_console import SerialConsole
 from hil_tests.support.console import Console
+from host_tools.provision.session import NoAnswer
 
 HARDWARE = frozenset({"pir", "light", "power_cut", "reset", "lamp_readback", "boot_button"})
 # Behind the vboard wiring the rig's time source is the vboard's: it serves as
@@ -61,7 +62,18 @@ class SerialRig(Rig):
         boards = []
         for slot in range(first, first + count):
             port = self.ports[slot]
-            uid = _factory_fresh(port)
+            try:
+                uid = _factory_fresh(port)
+            except NoAnswer:
+                if not self.hw:
+                    raise
+                # What the bench operator would do, said in the run's output: the board
+                # the last test left hung gets its supply cycled, then the same steps again.
+                print(f"rig: the board on {port} did not answer; its supply cycled before the test")
+                self.hw.supply(slot, False)
+                time.sleep(POWER_OFF_S)
+                self.hw.supply(slot, True)
+                uid = _factory_fresh(port)
             board = RigBoard(f"{name}{slot:02d}" if count > 1 else name, port, uid, None, self)
             board.slot = slot
             if self.hw:  # power-cycled: the RTC lost, a fresh boot
