@@ -6,25 +6,13 @@ import sys
 from pathlib import Path
 
 import click
-from rich.console import Console
 from rich.table import Table
 
-from ..inventory.db import default_path, open_inventory
-from ..inventory.errors import InventoryError
+from ..cli_support import EXIT_REFUSED, err, open_db, out
+from ..inventory.db import default_path
 from .log import entries, head as log_head, parse_anchor, verify as verify_log
 
 EXIT_TAMPERED = 1
-EXIT_REFUSED = 3
-out = Console()
-err = Console(stderr=True, soft_wrap=True)
-
-
-def _open(ctx):
-    try:
-        return open_inventory(ctx.obj["db"])
-    except InventoryError as e:
-        err.print(f"[red]error:[/red] {e}", highlight=False)
-        sys.exit(EXIT_REFUSED)
 
 
 @click.group(invoke_without_command=True)
@@ -56,7 +44,7 @@ def audit(ctx, db, action, actor, target, since, until, limit, as_json):
     ctx.obj["db"] = db or default_path()
     if ctx.invoked_subcommand is not None:
         return
-    with _open(ctx) as inv:
+    with open_db(ctx) as inv:
         found = entries(inv, action, actor, target, since, until, limit)
     if as_json:
         click.echo(json.dumps([e.to_dict() for e in found]))
@@ -76,7 +64,7 @@ def audit(ctx, db, action, actor, target, since, until, limit, as_json):
 def head(ctx, as_json):
     """The last entry as an anchor (ID:HASH). Keep it outside the inventory: a log cut
     short after it still chains, and only `verify --anchor` against it finds that."""
-    with _open(ctx) as inv:
+    with open_db(ctx) as inv:
         last = log_head(inv)
     if last is None:
         err.print("[red]error:[/red] the audit log is empty", highlight=False)
@@ -98,7 +86,7 @@ def verify(ctx, anchors):
         anchors = [parse_anchor(a) for a in anchors]
     except ValueError as e:
         raise click.BadParameter(str(e), param_hint="--anchor") from None
-    with _open(ctx) as inv:
+    with open_db(ctx) as inv:
         problems = verify_log(inv, anchors)
         count = inv.one("SELECT COUNT(*) FROM audit_log")[0]
     if problems:

@@ -11,10 +11,10 @@ import time
 from pathlib import Path
 
 import click
-from rich.console import Console
 from rich.table import Table
 
-from ..inventory.db import default_path, open_inventory
+from ..cli_support import err, fail, open_db, out
+from ..inventory.db import default_path
 from ..inventory.errors import InventoryError
 from ..paths import state_home
 from ..signals import stop_signals
@@ -24,27 +24,11 @@ from .config import DEFAULT_PORT, BrokerSettings, write_broker_files
 from .mosquitto import BrokerError, mosquitto_binary
 
 EXIT_CHECK_FAILED = 1
-EXIT_REFUSED = 3
-
-out = Console()
-err = Console(stderr=True, soft_wrap=True)
-
-
-def _fail(message: str, code: int = EXIT_REFUSED):
-    err.print(f"[red]error:[/red] {message}", highlight=False)
-    sys.exit(code)
-
-
-def _open(ctx):
-    try:
-        return open_inventory(ctx.obj["db"])
-    except InventoryError as e:
-        _fail(str(e))
 
 
 def _audit(ctx, action: str, target: str, outcome: str, detail: dict | None = None) -> None:
     from ..audit import record
-    with _open(ctx) as inv:
+    with open_db(ctx) as inv:
         record(inv, action, target, outcome, detail)
 
 
@@ -90,12 +74,12 @@ def broker(ctx, db):
 def _write(ctx, directory, host, port, tls_port, server_names=(), run_as=None):
     settings = BrokerSettings(host=host, port=port, tls_port=tls_port, run_as=run_as,
                               server_names=tuple(server_names))
-    with _open(ctx) as inv:
+    with open_db(ctx) as inv:
         try:
             files = write_broker_files(inv, _directory(directory), settings)
             accounts = credentials.list_accounts(inv)
         except InventoryError as e:
-            _fail(str(e))
+            fail(str(e))
     boards = sum(a.kind == "board" for a in accounts)
     _audit(ctx, "broker.config", f"broker:{host}:{port}", f"{boards} board and {len(accounts) - boards} fleet accounts",
            {"directory": str(files.directory), "tls_port": tls_port})
@@ -134,12 +118,12 @@ def up_cmd(ctx, directory, host, port, tls_port, server_names):
     run_as = getpass.getuser() if os.geteuid() == 0 else None
     for p in filter(None, (port, tls_port)):
         if not _port_free(host, p):
-            _fail(f"{host}:{p} is already in use (another broker?): choose another --port/--tls-port")
+            fail(f"{host}:{p} is already in use (another broker?): choose another --port/--tls-port")
     files = _write(ctx, directory, host, port, tls_port, server_names, run_as)
     try:
         proc = subprocess.Popen([mosquitto_binary(), "-c", str(files.conf)])
     except BrokerError as e:
-        _fail(str(e))
+        fail(str(e))
     try:
         with stop_signals():
             if _wait_listening(proc, host, port):
@@ -147,7 +131,7 @@ def up_cmd(ctx, directory, host, port, tls_port, server_names):
                           + "; Ctrl-C stops it", highlight=False)
             code = proc.wait()
         if code:
-            _fail(f"mosquitto exited with {code} (its messages are above)")
+            fail(f"mosquitto exited with {code} (its messages are above)")
     except KeyboardInterrupt:
         proc.terminate()
         proc.wait(10)
@@ -190,15 +174,15 @@ def check_cmd(ctx, host, port, timeout, as_json):
     over another's client id; each must fail. Allowed paths are tried too, so a
     broker that drops everything does not pass.
     """
-    with _open(ctx) as inv:
+    with open_db(ctx) as inv:
         try:
             a, b, fleet = identities_from_inventory(inv)
         except InventoryError as e:
-            _fail(str(e))
+            fail(str(e))
     try:
         probes = run_check(host, port, a, b, fleet, timeout)
     except (CheckError, OSError) as e:
-        _fail(f"cannot run the check against {host}:{port}: {e}")
+        fail(f"cannot run the check against {host}:{port}: {e}")
     failed = [p for p in probes if not p.passed]
     if as_json:
         click.echo(json.dumps({"passed": not failed, "board_a": a.login.username, "board_b": b.login.username,
@@ -235,7 +219,7 @@ def cluster_cmd(ctx, nodes, as_json):
         with stop_signals():
             err.print(f"starting {nodes} RabbitMQ node(s) (about 10 s each)...", highlight=False)
             cluster.start()
-            with _open(ctx) as inv:
+            with open_db(ctx) as inv:
                 cluster.load(inv)
             ports = [{"name": n.name, "mqtt_port": n.mqtt_port} for n in cluster.nodes]
             if as_json:
@@ -251,7 +235,7 @@ def cluster_cmd(ctx, nodes, as_json):
     except KeyboardInterrupt:
         pass
     except (BrokerError, InventoryError) as e:
-        _fail(str(e))
+        fail(str(e))
     finally:
         cluster.stop()
 
@@ -261,7 +245,7 @@ def cluster_cmd(ctx, nodes, as_json):
 @click.pass_context
 def accounts_cmd(ctx, as_json):
     """List the MQTT accounts (never their passwords)."""
-    with _open(ctx) as inv:
+    with open_db(ctx) as inv:
         accounts = credentials.list_accounts(inv)
     rows = [{"username": a.username, "kind": a.kind, "role": a.role, "chip_id": a.chip_id} for a in accounts]
     if as_json:
@@ -287,11 +271,11 @@ def fleet_account_cmd(ctx, username, role):
     inventory keeps only its hash. Another operator gets it from you, or sets
     $PILOTLIGHT_MQTT_PASSWORD.
     """
-    with _open(ctx) as inv:
+    with open_db(ctx) as inv:
         try:
             acc = credentials.ensure_fleet_account(inv, username, role)
         except InventoryError as e:
-            _fail(str(e))
+            fail(str(e))
     _audit(ctx, "broker.account", f"account:{username}", "ensured", {"role": role})
     out.print(f"fleet account {acc.username} ({acc.role}); run `pilotlight broker config` to apply", highlight=False)
 
@@ -306,11 +290,11 @@ def rotate_cmd(ctx, username):
     board is locked out (after `config` and a reload) until it is re-provisioned,
     which gives it a fresh one.
     """
-    with _open(ctx) as inv:
+    with open_db(ctx) as inv:
         try:
             acc = credentials.rotate(inv, username)
         except InventoryError as e:
-            _fail(str(e))
+            fail(str(e))
     _audit(ctx, "broker.rotate", f"account:{username}", "rotated", {"kind": acc.kind})
     where = "nowhere: re-provision the board" if acc.kind == "board" else f"in {secret_store.path()}"
     out.print(f"new password for {acc.username}, kept {where}; run `pilotlight broker config` and reload",

@@ -12,8 +12,10 @@ from ..inventory.db import default_path
 from ..signals import stop_event
 from . import status as status_mod
 from .account import fleet_login
-from .cli_common import EXIT_FAILED, err, fail, open_db, out
+from ..cli_support import err, fail, open_db, out
 from .render import status_table
+
+EXIT_FAILED = 1       # the work ran, some boards failed (see the report)
 
 
 site_option = click.option("--site", required=True, help="The site (its id, as in MQTT topics).")

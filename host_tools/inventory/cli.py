@@ -6,33 +6,17 @@ import sys
 from pathlib import Path
 
 import click
-from rich.console import Console
 from rich.table import Table
 
+from ..cli_support import err, fail, open_db, out
 from . import boards, groups, places
-from .db import SCHEMA_VERSION, default_path, open_inventory
+from .db import SCHEMA_VERSION, default_path
 from .errors import InventoryError, NotFound
 from .geojson import export_geojson
 from .gis_csv import export_csv, import_csv, parse_mapping
 from .model import STATES
 
 EXIT_BAD_ROWS = 1     # import found bad rows (see the report)
-EXIT_REFUSED = 3      # the inventory refused or could not be opened; nothing changed
-
-out = Console()
-err = Console(stderr=True, soft_wrap=True)
-
-
-def _fail(message: str, code: int = EXIT_REFUSED):
-    err.print(f"[red]error:[/red] {message}", highlight=False)
-    sys.exit(code)
-
-
-def _open(ctx, create: bool = False):
-    try:
-        return open_inventory(ctx.obj["db"], create=create)
-    except InventoryError as e:
-        _fail(str(e))
 
 
 def _emit_json(data) -> None:
@@ -67,12 +51,12 @@ def inventory(ctx, db):
 def init(ctx, site, name, tz):
     """Create the inventory file (owner-only), or bring an old one to the current schema."""
     existed = Path(ctx.obj["db"]).exists()
-    with _open(ctx, create=True) as inv:
+    with open_db(ctx, create=True) as inv:
         if site:
             try:
                 places.ensure_site(inv, site, name, tz)
             except InventoryError as e:
-                _fail(str(e))
+                fail(str(e))
     verb = "up to date" if existed else "created"
     out.print(f"inventory {inv.path} {verb} (schema {SCHEMA_VERSION})" + (f", site {site}" if site else ""),
               highlight=False)
@@ -98,11 +82,11 @@ def import_cmd(ctx, csv_file, mapping, site, district, delimiter, allow_partial,
     Re-importing a newer export updates poles in place; poles not in the file stay.
     Other columns of the file are kept and come back on export.
     """
-    with _open(ctx) as inv:
+    with open_db(ctx) as inv:
         try:
             report = import_csv(inv, csv_file, parse_mapping(mapping), site, district, delimiter, allow_partial)
         except InventoryError as e:
-            _fail(str(e))
+            fail(str(e))
     if as_json:
         _emit_json(report.to_dict())
     else:
@@ -132,7 +116,7 @@ def import_cmd(ctx, csv_file, mapping, site, district, delimiter, allow_partial,
 @click.pass_context
 def export(ctx, fmt, output, site, mapping, delimiter):
     """Export poles as CSV (the import's layout) or GeoJSON (points with pole and board state)."""
-    with _open(ctx) as inv:
+    with open_db(ctx) as inv:
         try:
             names_map = parse_mapping(mapping)
             if output is None:
@@ -141,7 +125,7 @@ def export(ctx, fmt, output, site, mapping, delimiter):
                 with output.open("w", encoding="utf-8", newline="") as f:
                     count = _export(inv, fmt, f, site, names_map, delimiter)
         except InventoryError as e:
-            _fail(str(e))
+            fail(str(e))
     if output is not None:
         err.print(f"{count} poles written to {output}", highlight=False)
 
@@ -161,7 +145,7 @@ def _export(inv, fmt, stream, site, mapping, delimiter) -> int:
 @click.pass_context
 def poles_cmd(ctx, site, district, street, free, as_json):
     """List poles in import order (position = order along the street)."""
-    with _open(ctx) as inv:
+    with open_db(ctx) as inv:
         poles = places.list_poles(inv, site, district, street, free)
     if as_json:
         _emit_json([p.to_dict() for p in poles])
@@ -182,7 +166,7 @@ def poles_cmd(ctx, site, district, street, free, as_json):
 @click.pass_context
 def boards_cmd(ctx, state, site, as_json):
     """List boards with their state, pole and who last changed them."""
-    with _open(ctx) as inv:
+    with open_db(ctx) as inv:
         found = boards.list_boards(inv, state, site)
     if as_json:
         _emit_json([b.to_dict() for b in found])
@@ -202,11 +186,11 @@ def boards_cmd(ctx, state, site, as_json):
 @click.pass_context
 def show(ctx, ident, as_json):
     """Everything about one board (by chip id) or one pole (by pole id), history included."""
-    with _open(ctx) as inv:
+    with open_db(ctx) as inv:
         try:
             data = _describe(inv, ident)
         except InventoryError as e:
-            _fail(str(e))
+            fail(str(e))
     if as_json:
         _emit_json(data)
         return
@@ -253,11 +237,11 @@ def set_state_cmd(ctx, chip_id, state, reason):
       pilotlight inventory set-state 240ac4a1b2c3 commissioned
     Retiring frees its pole and revokes its broker account.
     """
-    with _open(ctx) as inv:
+    with open_db(ctx) as inv:
         try:
             board = boards.set_state(inv, chip_id, state, reason=reason)
         except InventoryError as e:
-            _fail(str(e))
+            fail(str(e))
         from ..audit import record
         record(inv, "retire" if state == "retired" else "inventory.state", f"board:{board.chip_id}", state,
                {"reason": reason})
@@ -270,7 +254,7 @@ def set_state_cmd(ctx, chip_id, state, reason):
 @click.pass_context
 def groups_cmd(ctx, site, as_json):
     """List a site's groups (each district, each street, and custom ones) with their board counts."""
-    with _open(ctx) as inv:
+    with open_db(ctx) as inv:
         found = groups.list_groups(inv, site)
     if as_json:
         _emit_json(found)

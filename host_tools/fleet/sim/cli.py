@@ -34,7 +34,7 @@ def sim():
 def enrol(ctx, site, district, street, count, broker_host, broker_port, home):
     """Put simulated lamps on free poles, with accounts and configs, as provisioning would."""
     from ...broker.files import write_private
-    from ..cli_common import open_db
+    from ...cli_support import open_db
     from .enrol import enrol as do_enrol
     home = home or state_home() / "sim"
     lamps_file = home / "lamps.json"
@@ -56,7 +56,7 @@ def enrol(ctx, site, district, street, count, broker_host, broker_port, home):
 def run(home, processes, injections, seed, tele_s):
     """Run the enrolled lamps until Ctrl-C / SIGTERM."""
     from ...signals import stop_event
-    from ..cli_common import fail
+    from ...cli_support import fail
     from .processes import SimFleet
     home = home or state_home() / "sim"
     lamps_file = home / "lamps.json"
