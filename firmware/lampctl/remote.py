@@ -32,6 +32,7 @@ class Remote:
         site = dev["site"]
         self.street = dev.get("street")
         self.presence_topic = topics.presence(site, self.street) if self.street else None
+        self._presence_b = self.presence_topic.encode() if self.presence_topic else None  # as messages carry it
         self.neighbours = Neighbours(dev["id"], dev.get("position", 0), ahead=cfg.get("neighbour_lamps", 3)) \
             if self.street else None
         client.subscribe(topics.command(site, dev["id"]))
@@ -84,7 +85,7 @@ class Remote:
                     await self.client.puback(token)
 
     async def _handle(self, topic, payload, token):
-        if self.presence_topic and topic == self.presence_topic.encode():
+        if topic == self._presence_b:
             await self._neighbour(payload)
         else:
             await self._command(topic, payload, token)
@@ -94,7 +95,7 @@ class Remote:
         with why, so the fleet waiting for its answer hears one."""
         why = "%s: %s" % (type(e).__name__, e)
         self.events.emit("command_failed", None, detail=why)
-        if self.presence_topic and topic == self.presence_topic.encode():
+        if topic == self._presence_b:
             return
         try:
             cmd_id = json.loads(payload).get("id")
