@@ -12,16 +12,17 @@ def measure():
     yield "utc big int per clock.utc() call", r["utc_call"], "bytes"
     code = measure_app_code()
     loaded = set(code["loaded"])
-    # bytecode, strings, functions and classes of the modules a connected app holds (ROM on no ESP32 build we ship)
+    # bytecode, strings, functions and classes of the modules a connected app holds, from LittleFS
     yield "app code heap, modules of the connected app", sum(n for m, n in code["modules"] if m in loaded), "bytes"
-    for heap in sorted({96 * 1024, APP_HEAP_TODAY}):
-        kb = heap // 1024
-        app = measure_app_heap(heap)
+    # the app's code on LittleFS (a stock image), then in a ROMFS partition (a firmware built with one)
+    for heap, romfs in ((96 * 1024, False), (APP_HEAP_TODAY, False), (96 * 1024, True)):
+        name = f"at {heap // 1024}k" + (", app code in romfs" if romfs else "")
+        app = measure_app_heap(heap, romfs=romfs)
         if app["oom"]:   # it never came up: its crash log says why
-            yield f"app heap low-water at {kb}k", 0, f"bytes (does not run: {app['oom']})"
+            yield f"app heap low-water {name}", 0, f"bytes (does not run: {app['oom']})"
             continue
-        yield f"app heap live, mqtt connected, at {kb}k", app["heap"] - app["free"], "bytes"
-        yield f"app heap low-water at {kb}k", app["low"], "bytes"
+        yield f"app heap live, mqtt connected, {name}", app["heap"] - app["free"], "bytes"
+        yield f"app heap low-water {name}", app["low"], "bytes"
     # the app's own writes of a day (energy counters, state at program changes), on LittleFS
     yield "flash blocks erased per simulated day", measure_flash_day(), "blocks"
     tls = tls_session_cost()

@@ -1,9 +1,11 @@
 """The firmware's footprint on the ESP32-shaped interpreter (issue 11)."""
 import pytest
+from mpremote.romfs import make_romfs
 
-from hil_tests.support.firmware import firmware_bundle
+from hil_tests.support.firmware import copy_bundle, firmware_bundle, mpremote
+from hil_tests.support.fleet import Fleet
 from hil_tests.support.footprint import control_loop_allocation
-from hil_tests.support.lamp import duty_at, render_config
+from hil_tests.support.lamp import duty_at, lamp_config, render_config, topics
 
 pytestmark = [pytest.mark.needs_board_spawn, pytest.mark.needs_flash, pytest.mark.needs_clock_jump]
 
@@ -33,3 +35,29 @@ def test_an_app_larger_than_the_heap_is_logged_and_the_lamp_stays_lit(rig, tmp_p
         log = board.read_flash("crash.log").decode()
         assert log.count("MemoryError") >= 3, log
         assert c.status()["boots"] == 4, "still resetting: safe mode did not hold"
+
+
+@pytest.mark.needs_reset
+def test_the_app_deployed_to_romfs_by_mpremote_runs_in_a_96k_heap(rig, tmp_path, broker):
+    # From LittleFS the app's bytecode is copied into the heap and it needs some
+    # 144 KB; from a ROMFS partition (a firmware built with one) it runs in
+    # place, and the whole connected app fits the firmware's 96 KB budget.
+    (board,) = rig.start("romapp", heap="96k", romfs=b"")     # its ROMFS partition erased
+    root = topics.root("test", board.unique_id)
+    bundle = firmware_bundle(tmp_path / "fw", lamp_config(board.unique_id, broker.port, tele_interval_s=2))
+    image = tmp_path / "app.romfs"
+    image.write_bytes(make_romfs(str(bundle / "app" / "a"), mpy_cross=False))
+    (bundle / "app" / "a").rename(tmp_path / "code-not-on-littlefs")
+    mpremote(board.port, "romfs", "deploy", str(image), timeout=120)
+    copy_bundle(board.port, bundle)         # the rest (loader, config) onto its LittleFS
+    fleet = Fleet(broker.port, root)
+    try:
+        board.control().reset()
+        fleet.wait_status("online", timeout=30)
+        first = fleet.wait_json("tele", lambda d: d["ts"] is not None, timeout=30)
+        later = fleet.wait_json("tele", lambda d: d["seq"] > first["seq"] + 2, timeout=30)
+    finally:
+        fleet.client.loop_stop()
+        fleet.client.disconnect()
+    assert "lampctl" in mpremote(board.port, "exec", "import os; print(os.listdir('/rom'))").stdout
+    assert later["heap_low"] > 8192, f"the app at 96 KB keeps only {later['heap_low']} bytes free"

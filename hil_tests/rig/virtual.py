@@ -13,7 +13,7 @@ from hil_tests.rig.capabilities import CAPABILITIES
 from hil_tests.support.console import Console
 from host_tools.vboard.board import APP_HEAP_TODAY
 from host_tools.vboard.control import ControlError, VBoardClient
-from host_tools.vboard.flash import FlashImage
+from host_tools.vboard.flash import ROMFS_BYTES, FlashImage
 from host_tools.vboard.host import names
 
 PILOTLIGHT = [sys.executable, "-m", "host_tools"]
@@ -32,12 +32,19 @@ class VirtualRig(Rig):
         self._console_from: dict[str, int] = {}
 
     def start(self, name="vb", count=1, board_type="esp32-devkitc", heap=None, baud=None, timeout=60.0,
-              extra=(), files: dict[str, bytes | str] | None = None) -> list[RigBoard]:
-        """Boards up and at their REPL (or app); `files` go onto each one's flash first."""
+              extra=(), files: dict[str, bytes | str] | None = None, romfs: bytes | None = None) -> list[RigBoard]:
+        """Boards up and at their REPL (or app); `files` go onto each one's flash first, and
+        `romfs` (an image) into the ROMFS partition of a firmware that has one."""
         for n in names(name, count) if files else ():
             image = self.home / "vboards" / n / "flash.img"
             image.parent.mkdir(parents=True, exist_ok=True)
             write_flash(image, files)
+        for n in names(name, count) if romfs is not None else ():
+            partition = self.home / "vboards" / n / "flash.romfs"
+            partition.parent.mkdir(parents=True, exist_ok=True)
+            partition.write_bytes(romfs.ljust(ROMFS_BYTES, b"\xff"))
+        if romfs is not None:
+            extra = (*extra, "--romfs")
         args = [*PILOTLIGHT, "vboard", "run", "--name", name, "--count", str(count), "--board-type", board_type,
                 "--home", str(self.home), "--json", "--heap", heap or APP_HEAP, *extra]
         if baud:

@@ -92,11 +92,13 @@ def measure_control_loop() -> dict:
         return control_loop_allocation(rig, tmp)
 
 
-def app_heap(rig, tmp: Path, broker_port: int, heap: int, seconds: float = 12.0) -> dict:
+def app_heap(rig, tmp: Path, broker_port: int, heap: int, seconds: float = 12.0, romfs: bool = False) -> dict:
     """The whole app (control, sensing, MQTT connected, uplink, commands) on a
     board of `heap` bytes: its own report of free heap after a collection
     (`heap_free`) and the lowest seen (`heap_low`), from its telemetry; or,
-    where it never reports, the MemoryError its crash log holds (`oom`)."""
+    where it never reports, the MemoryError its crash log holds (`oom`).
+    With `romfs`, the app's code is in the board's ROMFS partition instead of
+    its LittleFS slot: imported from /rom, its bytecode runs in place."""
     from hil_tests.support.fleet import Fleet
     from host_tools.vboard.board import unique_id_for
     uid = unique_id_for("app")
@@ -104,9 +106,14 @@ def app_heap(rig, tmp: Path, broker_port: int, heap: int, seconds: float = 12.0)
                         mqtt={"host": "127.0.0.1", "port": broker_port, "keepalive_s": 60})
     bundle = firmware_bundle(tmp / "app", cfg)
     files = {p.relative_to(bundle).as_posix(): p.read_bytes() for p in bundle.rglob("*") if p.is_file()}
+    image = None
+    if romfs:
+        from mpremote.romfs import make_romfs
+        image = make_romfs(str(bundle / "app" / "a"), mpy_cross=False)
+        files = {k: v for k, v in files.items() if not k.startswith("app/a/")}
     fleet = Fleet(broker_port, f"pl/bench/{uid}", client_id="footprint")
     try:
-        (board,) = rig.start("app", heap=str(heap), files=files)
+        (board,) = rig.start("app", heap=str(heap), files=files, romfs=image)
         with board.control() as c:
             c.set_clock(NIGHT)
         import time
@@ -129,12 +136,12 @@ def app_heap(rig, tmp: Path, broker_port: int, heap: int, seconds: float = 12.0)
         fleet.client.disconnect()
 
 
-def measure_app_heap(heap: int) -> dict:
+def measure_app_heap(heap: int, romfs: bool = False) -> dict:
     from host_tools.broker.mosquitto import Mosquitto
     with _throwaway_rig() as (rig, tmp):
         broker = Mosquitto(tmp / "broker").start()
         try:
-            return app_heap(rig, tmp, broker.port, heap)
+            return app_heap(rig, tmp, broker.port, heap, romfs=romfs)
         finally:
             broker.stop()
 

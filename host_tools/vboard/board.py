@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .console import Line
-from .flash import IMAGE_BYTES
+from .flash import IMAGE_BYTES, ROMFS_BYTES
 from .flash_chip import new_status, settle
 from .hardware import Hardware
 from .rom.chip import Interrupted, RomChip
@@ -93,11 +93,12 @@ class Exit:
 class VirtualBoard:
     def __init__(self, name: str, board: dict, *, home: Path, heap: int = DEFAULT_HEAP,
                  baud: int | None = None, port: Path | None = None, flash: Path | None = None,
-                 blank: bool = False, auto_reset: bool = True):
+                 blank: bool = False, auto_reset: bool = True, romfs: bool = False):
         self.name = name
         self.board = board
         self.dir = home / "vboards" / name
         self.flash = Path(flash) if flash else self.dir / "flash.img"
+        self.romfs = self.flash.with_name(self.flash.stem + ".romfs") if romfs else None   # its ROMFS partition
         self.port = Path(port) if port else self.dir / "tty"
         self.heap = heap
         self.baud = baud
@@ -217,6 +218,8 @@ class VirtualBoard:
         if size < IMAGE_BYTES:
             with open(self.flash, "ab") as f:
                 f.write(b"\xff" * (IMAGE_BYTES - size))
+        if self.romfs and not self.romfs.exists():
+            self.romfs.write_bytes(b"\xff" * ROMFS_BYTES)
 
     @staticmethod
     def _configure_board_uart(fd: int) -> None:
@@ -420,6 +423,7 @@ class VirtualBoard:
             "PATH": os.environ.get("PATH", ""), "TZ": "UTC", "HOME": str(self.dir),
             "MICROPYPATH": ".frozen/shims" if interpreter().esp32_shaped else str(SHIMS), "VBOARD_BUS": self.bus_name[1:], "VBOARD_FLASH": str(self.flash),
             "VBOARD_FLASH_STATUS": str(self.flash_status),
+            **({"VBOARD_ROMFS": str(self.romfs)} if self.romfs else {}),
             "VBOARD_UID": self.uid, "VBOARD_RESET_CAUSE": str(self.reset_cause), "VBOARD_MODE": mode,
             "VBOARD_CLOCK_OFFSET_NS": str(self.clock_offset_ns), "VBOARD_NET": "1" if self.net_up else "0",
             **({"VBOARD_MPY_VERSION": self.mpy_version} if self.mpy_version else {}),

@@ -55,8 +55,11 @@ def vboard():
               "for esptool (the flash persists: flashed boards keep their ROM).")
 @click.option("--no-auto-reset", "no_auto_reset", is_flag=True,
               help="DTR/RTS not wired to EN/GPIO0: download mode only by the BOOT button (ctl boot_button 1, reset).")
+@click.option("--romfs", is_flag=True, help="A firmware whose partition table has a 128 KB `romfs` partition (the esp32 "
+              "port's partitions-4MiB-romfs.csv): `mpremote romfs deploy` fills it, and code imported from /rom runs "
+              "in place, its bytecode off the heap.")
 @click.option("--json", "as_json", is_flag=True, help="Announce the boards as one JSON line.")
-def run_cmd(name, count, board_type, board_config, heap, baud, port, flash, home, blank, no_auto_reset, as_json):
+def run_cmd(name, count, board_type, board_config, heap, baud, port, flash, home, blank, no_auto_reset, romfs, as_json):
     """Run boards in the foreground until Ctrl-C or SIGTERM.
 
     The flash image persists between runs: it is the board's filesystem.
@@ -70,7 +73,7 @@ def run_cmd(name, count, board_type, board_config, heap, baud, port, flash, home
     heap_bytes = _heap(heap)
     home = home or state_home()
     boards = [VirtualBoard(n, board, home=home, heap=heap_bytes, baud=baud, port=port, flash=flash,
-                           blank=blank, auto_reset=not no_auto_reset)
+                           blank=blank, auto_reset=not no_auto_reset, romfs=romfs)
               for n in names(name, count)]
     sys.exit(run(boards, as_json))
 

@@ -29,6 +29,7 @@ from littlefs.context import UserContext
 BLOCK_SIZE = 4096
 BLOCK_COUNT = 512
 IMAGE_BYTES = BLOCK_SIZE * BLOCK_COUNT
+ROMFS_BYTES = 0x20000   # the `romfs` partition of the esp32 port's partitions-4MiB-romfs.csv
 _READ = _PROG = 32
 LFS_CONFIG = dict(block_size=BLOCK_SIZE, block_count=BLOCK_COUNT, read_size=_READ, prog_size=_PROG, lookahead_size=32,
                   cache_size=min(BLOCK_SIZE, 4 * max(_READ, _PROG)), block_cycles=100)

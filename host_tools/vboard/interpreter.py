@@ -40,9 +40,29 @@ MAKE_ARGS = (
 # flushes its terminal's input on entry (TCSAFLUSH), which loses what a tool
 # such as mpremote sends right after a reset or a Ctrl-C (the Ctrl-A for the
 # raw REPL). The vboard's build keeps it, as the chip does.
+# The unix port's ROMFS is an empty constant; the vboard's is a partition
+# mapped from a file, as the chip maps its flash (romfs_partition.c).
+_UNIX_ROMFS = """static uint8_t romfs_buf[4] = { 0xd2, 0xcd, 0x31, 0x00 }; // empty ROMFS
+static const MP_DEFINE_MEMORYVIEW_OBJ(romfs_obj, 'B', 0, sizeof(romfs_buf), romfs_buf);
+
+mp_obj_t mp_vfs_rom_ioctl(size_t n_args, const mp_obj_t *args) {
+    switch (mp_obj_get_int(args[0])) {
+        case MP_VFS_ROM_IOCTL_GET_NUMBER_OF_SEGMENTS:
+            return MP_OBJ_NEW_SMALL_INT(1);
+
+        case MP_VFS_ROM_IOCTL_GET_SEGMENT:
+            return MP_OBJ_FROM_PTR(&romfs_obj);
+    }
+
+    return MP_OBJ_NEW_SMALL_INT(-MP_EINVAL);
+}
+"""
 PATCHES = (
     ("ports/unix/unix_mphal.c", "tcsetattr(0, TCSAFLUSH, &termios);", "tcsetattr(0, TCSANOW, &termios);"),
     ("ports/unix/unix_mphal.c", "tcsetattr(0, TCSAFLUSH, &orig_termios);", "tcsetattr(0, TCSANOW, &orig_termios);"),
+    ("ports/unix/variants/mpconfigvariant_common.h", "#define MICROPY_VFS_ROM_IOCTL          (0)",
+     "#define MICROPY_VFS_ROM_IOCTL          (1)"),
+    ("ports/unix/main.c", _UNIX_ROMFS, (HERE / "romfs_partition.c").read_text()),
 )
 # Bump when the way of building changes in a way the inputs above do not show.
 RECIPE = "2"

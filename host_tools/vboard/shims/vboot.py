@@ -27,7 +27,13 @@ except OSError:  # blank or unreadable flash: what the esp32 port's inisetup doe
                      "#import esp\n#esp.osdebug(None)\n#import webrepl\n#webrepl.start()\n")
         del _f
 uos.chdir("/")
-sys.path[:] = ["", ".frozen", "/lib"] + ([_SHIMS] if _SHIMS.startswith(".frozen") else [])
+# As on the chip: the interpreter's start mounted a ROMFS at /rom if the board has one.
+try:
+    uos.stat("/rom")
+    _ROM = ["/rom", "/rom/lib"]
+except OSError:
+    _ROM = []
+sys.path[:] = ["", ".frozen"] + _ROM + ["/lib"] + ([_SHIMS] if _SHIMS.startswith(".frozen") else [])
 
 
 def _run(name):
