@@ -43,10 +43,11 @@ def test_a_romfs_partition_is_written_as_flash_and_refuses_what_flash_would(rig)
     code = ("import vfs\nd = vfs.rom_ioctl(2, 0)\n"
             "print(vfs.rom_ioctl(1), len(d), vfs.rom_ioctl(6, 0), vfs.rom_ioctl(3, 0, 4096))\n"
             "vfs.rom_ioctl(4, 0, 0, b'\\xf0\\x0f\\xff\\xff'); vfs.rom_ioctl(4, 0, 0, b'\\x0f\\xff\\xff\\xff')\n"
-            "print(bytes(d[:4]).hex(), vfs.rom_ioctl(4, 0, len(d) - 2, b'abcd'), vfs.rom_ioctl(3, 0, 100, 4096))\n"
+            "print(bytes(d[:4]).hex(), vfs.rom_ioctl(4, 0, len(d) - 2, b'abcd'), vfs.rom_ioctl(3, 0, 100, 4096),\n"
+            "      vfs.rom_ioctl(3, 0))\n"
             "vfs.rom_ioctl(3, 0, 4096); print(bytes(d[:4]).hex())")
     out = mpremote(board.port, "exec", code).stdout.split()
     assert out[:4] == ["1", str(128 * 1024), "4096", "4"]      # one 128 KB partition of 4 KB blocks
     assert out[4] == "000fffff"                                # programmed twice: only cleared bits stay
-    assert out[5:7] == ["-22", "-22"]                          # past its end; an erase not on a block
-    assert out[7] == "ffffffff"                                # erased again
+    assert out[5:8] == ["-22", "-22", "-22"]                   # past its end; an erase not on a block, or of no length
+    assert out[8] == "ffffffff"                                # erased again

@@ -64,6 +64,9 @@ mp_obj_t mp_vfs_rom_ioctl(size_t n_args, const mp_obj_t *args) {
 
         case MP_VFS_ROM_IOCTL_WRITE_PREPARE: {
             // (id, length) erases from the start; (id, offset, length) a range; whole blocks either way
+            if (n_args < 3) {
+                return MP_OBJ_NEW_SMALL_INT(-MP_EINVAL);
+            }
             mp_int_t offset = n_args > 3 ? mp_obj_get_int(args[2]) : 0;
             mp_int_t len = mp_obj_get_int(args[n_args > 3 ? 3 : 2]);
             if (offset % ROMFS_BLOCK != 0 || len < 0) {
