@@ -39,6 +39,8 @@ class VirtualRig(Rig):
             image = self.home / "vboards" / n / "flash.img"
             image.parent.mkdir(parents=True, exist_ok=True)
             write_flash(image, files)
+        if romfs is not None and len(romfs) > ROMFS_BYTES:
+            raise ValueError(f"a ROMFS image of {len(romfs)} bytes does not fit the {ROMFS_BYTES}-byte partition")
         for n in names(name, count) if romfs is not None else ():
             partition = self.home / "vboards" / n / "flash.romfs"
             partition.parent.mkdir(parents=True, exist_ok=True)

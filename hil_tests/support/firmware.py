@@ -68,9 +68,16 @@ def deploy_firmware(port, tmp: Path, config: dict, romfs: bool = False) -> None:
     there by `mpremote romfs deploy`, and only the loader and config onto LittleFS."""
     bundle = firmware_bundle(tmp, config)
     if romfs:
-        from mpremote.romfs import make_romfs
         image = tmp / "app.romfs"
-        image.write_bytes(make_romfs(str(bundle / "app" / "a"), mpy_cross=False))
-        shutil.rmtree(bundle / "app" / "a")    # on LittleFS it would come first on the path, and fill the heap
+        image.write_bytes(app_romfs(bundle))
         mpremote(port, "romfs", "deploy", str(image), timeout=120)
     copy_bundle(port, bundle)
+
+
+def app_romfs(bundle: Path) -> bytes:
+    """The bundle's app slot as a ROMFS image, taken out of the bundle: left on
+    LittleFS it would come first on the import path, and fill the heap."""
+    from mpremote.romfs import make_romfs
+    image = make_romfs(str(bundle / "app" / "a"), mpy_cross=False)
+    shutil.rmtree(bundle / "app" / "a")
+    return image

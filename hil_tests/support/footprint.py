@@ -11,7 +11,7 @@ import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 
-from hil_tests.support.firmware import firmware_bundle
+from hil_tests.support.firmware import app_romfs, firmware_bundle
 from hil_tests.support.lamp import render_config
 
 NIGHT = 1795818600   # 2026-11-27 23:30 CET: the program holds 40 % until sunrise
@@ -105,12 +105,8 @@ def app_heap(rig, tmp: Path, broker_port: int, heap: int, seconds: float = 12.0,
     cfg = render_config(device={"id": uid, "site": "bench"}, location=PARIS, program=PROGRAM, tele_interval_s=2,
                         mqtt={"host": "127.0.0.1", "port": broker_port, "keepalive_s": 60})
     bundle = firmware_bundle(tmp / "app", cfg)
+    image = app_romfs(bundle) if romfs else None
     files = {p.relative_to(bundle).as_posix(): p.read_bytes() for p in bundle.rglob("*") if p.is_file()}
-    image = None
-    if romfs:
-        from mpremote.romfs import make_romfs
-        image = make_romfs(str(bundle / "app" / "a"), mpy_cross=False)
-        files = {k: v for k, v in files.items() if not k.startswith("app/a/")}
     fleet = Fleet(broker_port, f"pl/bench/{uid}", client_id="footprint")
     try:
         (board,) = rig.start("app", heap=str(heap), files=files, romfs=image)

@@ -36,10 +36,6 @@ MAKE_ARGS = (
     "VARIANT=standard", "MICROPY_FORCE_32BIT=1", "MICROPY_PY_FFI=0", "MICROPY_PY_BTREE=0",
     'CFLAGS_EXTRA=-DMICROPY_FLOAT_IMPL=MICROPY_FLOAT_IMPL_FLOAT -DMICROPY_PY_SYS_PLATFORM=\\"esp32\\"',
 )
-# A UART keeps what arrives while the board boots; the unix port's REPL
-# flushes its terminal's input on entry (TCSAFLUSH), which loses what a tool
-# such as mpremote sends right after a reset or a Ctrl-C (the Ctrl-A for the
-# raw REPL). The vboard's build keeps it, as the chip does.
 # The unix port's ROMFS is an empty constant; the vboard's is a partition
 # mapped from a file, as the chip maps its flash (romfs_partition.c).
 _UNIX_ROMFS = """static uint8_t romfs_buf[4] = { 0xd2, 0xcd, 0x31, 0x00 }; // empty ROMFS
@@ -57,6 +53,10 @@ mp_obj_t mp_vfs_rom_ioctl(size_t n_args, const mp_obj_t *args) {
     return MP_OBJ_NEW_SMALL_INT(-MP_EINVAL);
 }
 """
+# A UART keeps what arrives while the board boots; the unix port's REPL
+# flushes its terminal's input on entry (TCSAFLUSH), which loses what a tool
+# such as mpremote sends right after a reset or a Ctrl-C (the Ctrl-A for the
+# raw REPL). The vboard's build keeps it, as the chip does.
 PATCHES = (
     ("ports/unix/unix_mphal.c", "tcsetattr(0, TCSAFLUSH, &termios);", "tcsetattr(0, TCSANOW, &termios);"),
     ("ports/unix/unix_mphal.c", "tcsetattr(0, TCSAFLUSH, &orig_termios);", "tcsetattr(0, TCSANOW, &orig_termios);"),
