@@ -2,8 +2,8 @@
 interpreter, with the compiled firmware on the board's flash as provisioning
 puts it there."""
 from bench.tls_cost import tls_session_cost
-from hil_tests.support.footprint import measure_app_code, measure_app_heap, measure_control_loop, measure_flash_day
-from host_tools.vboard.board import APP_HEAP_TODAY
+from hil_tests.support.footprint import (STOCK_IMAGE_HEAP, measure_app_code, measure_app_heap, measure_control_loop,
+                                        measure_flash_day)
 
 
 def measure():
@@ -14,8 +14,8 @@ def measure():
     loaded = set(code["loaded"])
     # bytecode, strings, functions and classes of the modules a connected app holds, from LittleFS
     yield "app code heap, modules of the connected app", sum(n for m, n in code["modules"] if m in loaded), "bytes"
-    # the app's code on LittleFS (a stock image), then in a ROMFS partition (a firmware built with one)
-    for heap, romfs in ((96 * 1024, False), (APP_HEAP_TODAY, False), (96 * 1024, True)):
+    # the app's code on LittleFS (a stock image), then copied by the loader into a ROMFS partition
+    for heap, romfs in ((96 * 1024, False), (STOCK_IMAGE_HEAP, False), (96 * 1024, True)):
         name = f"at {heap // 1024}k" + (", app code in romfs" if romfs else "")
         app = measure_app_heap(heap, romfs=romfs)
         if app["oom"]:   # it never came up: its crash log says why

@@ -28,7 +28,7 @@ def why_failed(st):
         return None  # switched to, not started yet
     if st.get("failed"):
         return st["failed"]
-    cause = machine.reset_cause()
+    cause = appslot.reset_cause()
     if cause == machine.WDT_RESET:
         return "watchdog reset (the app hung)"
     if cause == machine.PWRON_RESET:

@@ -10,7 +10,7 @@ import pytest
 from hil_tests.support.firmware import deploy_firmware
 from hil_tests.support.fleet import Fleet
 from hil_tests.support.lamp import duty_at, lamp_config, topics
-from host_tools.vboard.board import APP_HEAP_TODAY
+from hil_tests.support.footprint import STOCK_IMAGE_HEAP
 
 pytestmark = [pytest.mark.needs_reset, pytest.mark.needs_lamp_readback]
 BURST = 1000
@@ -71,12 +71,12 @@ BAD = [
 ]
 
 
-def _board(rig, tmp_path, broker, heap=None, romfs=False):
-    (board,) = rig.start("cmd", heap=heap, **({"romfs": b""} if romfs else {}))   # its ROMFS partition erased
+def _board(rig, tmp_path, broker, heap=None, romfs=True):
+    (board,) = rig.start("cmd", heap=heap, romfs=b"" if romfs else None)   # None: a stock image
     root = topics.root("test", board.unique_id)
     fleet = Fleet(broker.port, root)
     deploy_firmware(board.port, tmp_path, lamp_config(board.unique_id, broker.port, default_level=40,
-                                                      tele_interval_s=2), romfs=romfs)
+                                                      tele_interval_s=2))
     c = board.control()
     c.reset()
     fleet.wait_status("online")
@@ -139,7 +139,7 @@ def test_every_malformed_command_is_refused_clearly_and_changes_nothing(rig, tmp
 
 # The app's code on LittleFS (a stock image; the heap the app needs there), or in
 # a ROMFS partition at the firmware's 96 KB budget (docs/vboard.md).
-@pytest.mark.parametrize("code, heap", [("littlefs", APP_HEAP_TODAY),
+@pytest.mark.parametrize("code, heap", [("littlefs", STOCK_IMAGE_HEAP),
                                         pytest.param("romfs", 96 * 1024, marks=pytest.mark.needs_board_spawn)])
 def test_a_burst_of_1000_commands_is_answered_and_the_board_stays_up(rig, tmp_path, broker, code, heap):
     board, c, fleet, root = _board(rig, tmp_path, broker, heap=str(heap), romfs=code == "romfs")

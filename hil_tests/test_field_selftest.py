@@ -30,6 +30,7 @@ def _deploy(board, tmp_path, broker, password):
     cfg = render_config(device={"id": USER, "site": "test"}, failsafe_level=70,
                         mqtt={"host": "127.0.0.1", "port": broker.port, "username": USER, "password": password})
     deploy_firmware(board.port, tmp_path / password, cfg)
+    mpremote(board.port, "exec", "open('maintenance', 'w').close()")   # as the provisioning tool has it for its self-test
 
 
 def _selftest(board):

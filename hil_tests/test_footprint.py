@@ -26,7 +26,7 @@ def test_an_app_larger_than_the_heap_is_logged_and_the_lamp_stays_lit(rig, tmp_p
     # flash, and leave the lamp at its safe level, never dark.
     bundle = firmware_bundle(tmp_path / "fw", render_config(failsafe_level=70))
     files = {p.relative_to(bundle).as_posix(): p.read_bytes() for p in bundle.rglob("*") if p.is_file()}
-    (board,) = rig.start("oom", heap="64000", files=files)
+    (board,) = rig.start("oom", heap="64000", files=files, romfs=None)   # a stock image: the code in the heap
     with board.control() as c:
         c.wait_for(lambda s: s["boots"] >= 4, timeout=60, what="three crashes, then safe mode")
         # safe mode holds: no more resets, and the lamp at the level boot.py gave it
@@ -37,13 +37,14 @@ def test_an_app_larger_than_the_heap_is_logged_and_the_lamp_stays_lit(rig, tmp_p
 
 
 @pytest.mark.needs_reset
-def test_the_app_deployed_to_romfs_by_mpremote_runs_in_a_96k_heap(rig, tmp_path, broker):
+def test_the_app_as_provisioned_runs_from_its_romfs_copy_in_a_96k_heap(rig, tmp_path, broker):
     # From LittleFS the app's bytecode is copied into the heap and it needs some
-    # 144 KB; from a ROMFS partition (a firmware built with one) it runs in
-    # place, and the whole connected app fits the firmware's 96 KB budget.
-    (board,) = rig.start("romapp", heap="96k", romfs=b"")     # its ROMFS partition erased
+    # 144 KB; on a firmware with a ROMFS partition the loader copies the app
+    # slot there and the app runs in place: the whole connected app fits the
+    # firmware's 96 KB budget. The partition starts erased, as from the factory.
+    (board,) = rig.start("romapp")   # 96 KB, its ROMFS partition erased
     root = topics.root("test", board.unique_id)
-    deploy_firmware(board.port, tmp_path, lamp_config(board.unique_id, broker.port, tele_interval_s=2), romfs=True)
+    deploy_firmware(board.port, tmp_path, lamp_config(board.unique_id, broker.port, tele_interval_s=2))
     fleet = Fleet(broker.port, root)
     try:
         board.control().reset()
@@ -52,5 +53,9 @@ def test_the_app_deployed_to_romfs_by_mpremote_runs_in_a_96k_heap(rig, tmp_path,
         later = fleet.wait_json("tele", lambda d: d["seq"] > first["seq"] + 2, timeout=30)
     finally:
         fleet.close()
-    assert "lampctl" in mpremote(board.port, "exec", "import os; print(os.listdir('/rom'))").stdout
+    same = ("import gc, lampctl\ngc.collect()\nprint(lampctl.__file__)\n"   # the stopped app's heap is still taken
+            "a, b = open('/rom/manifest.json', 'rb'), open('app/a/manifest.json', 'rb')\n"
+            "while True:\n x = a.read(128)\n if x != b.read(128) or not x:\n  break\nprint(not x)")
+    out = mpremote(board.port, "exec", same)
+    assert out.stdout.split() == ["/rom/lampctl/__init__.mpy", "True"]   # the app ran from the slot's copy
     assert later["heap_low"] > 96 * 1024 // 10, f"the app at 96 KB keeps only {later['heap_low']} bytes free"

@@ -36,18 +36,22 @@ def test_esp32_modules_are_frozen_in_and_override_the_unix_ones(rig):
 
 
 def test_a_romfs_partition_is_written_as_flash_and_refuses_what_flash_would(rig):
-    # A firmware with a `romfs` partition (--romfs): an erase sets whole blocks
-    # to 0xff, a program can only clear bits, and nothing lands outside the
-    # partition (mpremote romfs deploy relies on all three).
+    # A firmware with a `romfs` partition: as on the chip, vfs.rom_ioctl(2, 0)
+    # is the partition, written through its block-device methods (the ROMFS
+    # write ioctls are refused); an erase sets whole blocks to 0xff, a program
+    # can only clear bits, and nothing lands outside the partition
+    # (mpremote romfs deploy and the loader's ROMFS build rely on all of it).
     (board,) = rig.start("rom", heap="96k", romfs=b"")
     code = ("import vfs\nd = vfs.rom_ioctl(2, 0)\n"
-            "print(vfs.rom_ioctl(1), len(d), vfs.rom_ioctl(6, 0), vfs.rom_ioctl(3, 0, 4096))\n"
-            "vfs.rom_ioctl(4, 0, 0, b'\\xf0\\x0f\\xff\\xff'); vfs.rom_ioctl(4, 0, 0, b'\\x0f\\xff\\xff\\xff')\n"
-            "print(bytes(d[:4]).hex(), vfs.rom_ioctl(4, 0, len(d) - 2, b'abcd'), vfs.rom_ioctl(3, 0, 100, 4096),\n"
-            "      vfs.rom_ioctl(3, 0))\n"
-            "vfs.rom_ioctl(3, 0, 4096); print(bytes(d[:4]).hex())")
+            "print(vfs.rom_ioctl(1), len(memoryview(d)), d.ioctl(4, 0), d.ioctl(5, 0), vfs.rom_ioctl(3, 0, 4096))\n"
+            "d.ioctl(6, 0); d.writeblocks(0, b'\\xf0\\x0f\\xff\\xff', 0); d.writeblocks(0, b'\\x0f\\xff\\xff\\xff', 0)\n"
+            "print(bytes(memoryview(d)[:4]).hex())\n"
+            "def refused(f, *a):\n"
+            " try:\n  f(*a)\n except OSError as e:\n  return e.errno\n"
+            "print(refused(d.writeblocks, 31, b'abcd', 4094), refused(d.ioctl, 6, 32), refused(d.writeblocks, 0, b'ab'))\n"
+            "d.writeblocks(0, bytes(4096)); d.ioctl(6, 0); print(bytes(memoryview(d)[:4]).hex())")
     out = mpremote(board.port, "exec", code).stdout.split()
-    assert out[:4] == ["1", str(128 * 1024), "4096", "4"]      # one 128 KB partition of 4 KB blocks
-    assert out[4] == "000fffff"                                # programmed twice: only cleared bits stay
-    assert out[5:8] == ["-22", "-22", "-22"]                   # past its end; an erase not on a block, or of no length
-    assert out[8] == "ffffffff"                                # erased again
+    assert out[:5] == ["1", str(128 * 1024), "32", "4096", "-22"]   # one 128 KB partition of 4 KB blocks; no write ioctl
+    assert out[5] == "000fffff"                                    # programmed twice: only cleared bits stay
+    assert out[6:9] == ["22", "22", "22"]                          # past its end; an erase past it, or not of whole blocks
+    assert out[9] == "ffffffff"                                    # erased again

@@ -6,6 +6,7 @@ import pytest
 import serial
 
 from hil_tests.support.firmware import deploy_firmware, firmware_bundle, mpremote
+from hil_tests.support.footprint import STOCK_IMAGE_HEAP
 from hil_tests.support.lamp import duty_at, render_config
 
 
@@ -79,7 +80,7 @@ def test_heap_limit_is_real(rig, tmp_path):
             out += line.read(512)
     assert b"MemoryError" in out
 
-    (ok,) = rig.start("roomy")  # the default heap, as a stock ESP32 build leaves
+    (ok,) = rig.start("roomy", heap=str(STOCK_IMAGE_HEAP), romfs=None)  # the app's code in the heap, as on a stock image
     deploy_firmware(ok.port, tmp_path / "b", render_config())
     out = mpremote(ok.port, "exec", "import gc, appslot\nappslot.select()\nfrom lampctl import app\n"   # as boot.py
                    "built = app.build(); built[2].step(0); gc.collect(); print(gc.mem_free())").stdout

@@ -27,7 +27,6 @@ from .inventory import open_inventory, places
 from .inventory.gis_csv import import_csv
 from .signals import Stopped, stop_signals
 from .paths import firmware_module
-from .vboard.board import APP_HEAP_TODAY
 from .vboard.control import VBoardClient
 
 topics = firmware_module("topics")
@@ -150,7 +149,7 @@ def _demo(lamps: int, keep: bool, report_dir: Path):
         console.print(f"[bold]broker[/] Mosquitto on 127.0.0.1:{broker.port}, accounts and ACL from the inventory")
 
         sup = subprocess.Popen([sys.executable, "-m", "host_tools", "vboard", "run", "--name", "lamp", "--count",
-                                str(lamps), "--home", str(home), "--heap", str(APP_HEAP_TODAY), "--json"],
+                                str(lamps), "--home", str(home), "--romfs", "--json"],
                                stdout=subprocess.PIPE, text=True)
         stack.callback(lambda: (sup.terminate(), sup.wait(30)))
         ready = json.loads(sup.stdout.readline())["ready"]

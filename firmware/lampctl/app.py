@@ -2,6 +2,8 @@
 # the only one that feeds the watchdog, so a hung control loop resets the board.
 # Sensing and connectivity run beside it; the lamp never waits on them.
 import asyncio
+
+import appslot
 import machine
 
 from lampctl import VERSION, config, store, topics
@@ -13,8 +15,8 @@ from lampctl.sensing import Sensing
 _running = []  # type: list  # (controller, sensing) of the app, for shutdown()
 
 
-def build():
-    cfg = config.load()
+def build(cfg=None):
+    cfg = cfg or config.load()
     board = cfg["board"]
     events = Events()
     lamp = Lamp(board["lamp"], cfg["failsafe_level"])
@@ -26,7 +28,7 @@ def build():
     if board.get("pir_pin") is not None:
         pir = machine.Pin(board["pir_pin"], machine.Pin.IN)
         pir.irq(ctl.on_motion, machine.Pin.IRQ_RISING)
-    events.emit("boot", ctl.utc(), reset_cause=machine.reset_cause(), version=VERSION)
+    events.emit("boot", ctl.utc(), reset_cause=appslot.reset_cause(), version=VERSION)
     sensing = Sensing(cfg, ctl, events)
     _running[:] = [(ctl, sensing)]
     return cfg, ctl, sensing, events
@@ -50,25 +52,36 @@ def _resolver(host):
     return address
 
 
-def connect(cfg, ctl, sensing, events, fed):
-    """The network side: link, MQTT client, uplink and commands (only when the
-    board has a broker configured; an offline board loads none of it)."""
-    import gc
-    gc.collect()  # the boot's garbage goes first: the network side's modules then load into one compact heap
-    from lampctl.link import Link
+def network_first(cfg):
+    """The MQTT client and the commands' reserve (lampctl.remote), made before
+    the rest of the app, for a board with a broker configured: their buffers
+    need long runs of heap (2 KB each), which the app's many small objects
+    leave none of once it is built (in 96 KB: 16 KB free, in runs of at most
+    half a KB)."""
     from lampctl.mqtt import MQTTClient, tls_context
-    from lampctl.remote import Remote
-    from lampctl import release
-    from lampctl.uplink import Uplink
+    from lampctl.remote import take_reserve
     dev, m = cfg["device"], cfg["mqtt"]
-    root = topics.root(dev["site"], dev["id"])
-    link = Link(cfg, ctl, events)
     ssl = tls_context(m["ca_file"], m.get("cert_file"), m.get("key_file")) if m.get("tls") else None
     client = MQTTClient(dev["id"], m["host"], m["port"], m.get("username"), m.get("password"),
                         keepalive_s=m.get("keepalive_s", config.KEEPALIVE_S), ssl=ssl,
                         server_hostname=m["host"] if ssl else None,
-                        will_topic=root + "/status", max_msg=m.get("max_message", 2048),
-                        resolve=_resolver(m["host"]))
+                        will_topic=topics.root(dev["site"], dev["id"]) + "/status",
+                        max_msg=m.get("max_message", 2048), resolve=_resolver(m["host"]))
+    take_reserve()
+    return client
+
+
+def connect(cfg, ctl, sensing, events, fed, client):
+    """The network side around the client network_first made: link, uplink and commands."""
+    import gc
+    gc.collect()  # the boot's garbage goes first
+    from lampctl.link import Link
+    from lampctl.remote import Remote
+    from lampctl import release
+    from lampctl.uplink import Uplink
+    dev = cfg["device"]
+    root = topics.root(dev["site"], dev["id"])
+    link = Link(cfg, ctl, events)
     uplink = Uplink(cfg, ctl, sensing, link, events, client, root)
     remote = Remote(cfg, ctl, sensing, uplink, client, events, shutdown)
     client.on_message = remote.on_message
@@ -86,13 +99,13 @@ def connect(cfg, ctl, sensing, events, fed):
     return tasks
 
 
-async def main(cfg, ctl, sensing, events):
+async def main(cfg, ctl, sensing, events, client):
     wdt = machine.WDT(timeout=cfg["wdt_ms"])
     asyncio.create_task(sensing.run())
-    if cfg.get("mqtt"):
+    if client is not None:
         from lampctl.release import Fed
         fed = Fed(wdt)  # its feeds show the control loop alive, for an update's confirmation
-        for task in connect(cfg, ctl, sensing, events, fed):
+        for task in connect(cfg, ctl, sensing, events, fed, client):
             asyncio.create_task(task)
         await ctl.run(fed)
         return
@@ -105,4 +118,7 @@ def run():
         from lampctl import updater
         updater.run(build, shutdown)
         return
-    asyncio.run(main(*build()))
+    cfg = config.load()
+    client = network_first(cfg) if cfg.get("mqtt") else None
+    cfg, ctl, sensing, events = build(cfg)
+    asyncio.run(main(cfg, ctl, sensing, events, client))

@@ -3,9 +3,11 @@
 # is a technician's clean start), and the crash log on flash.
 # early.py picks safe mode from it; the sensing task clears it once the app
 # has run stably. It imports no other part of the app.
-import machine
 import os
 import sys
+
+import appslot
+import machine
 
 LOG = "crash.log"
 LOG_MAX = 2048  # bytes: the first crashes of a series are the telling ones
@@ -52,7 +54,7 @@ def count_boot():
     rec = _record()
     if rec[RUNNING]:
         rec[RUNNING] = 0
-        if machine.reset_cause() == machine.WDT_RESET:
+        if appslot.reset_cause() == machine.WDT_RESET:
             _bump(rec, CRASHES)
             _bump(rec, WDT_RESETS)
         _keep(rec)

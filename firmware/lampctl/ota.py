@@ -1,7 +1,9 @@
 # An over-the-air update of the app (docs/ota.md), loaded only while one runs.
 # The manifest is fetched and checked first (its sha256 against the command,
 # its Ed25519 signature against the release key on this board's flash, its
-# release number against the running one, its size against the free flash);
+# release number against the running one, its size against the free flash
+# and, on a firmware with one, against the ROMFS partition the loader copies
+# the app into at the switch (slotrom);
 # then the other slot is filled file by file (copied from the running slot
 # when unchanged, else downloaded, resuming a partial file), every file's
 # sha256 is checked on flash, and only then does appslot's pointer switch.
@@ -215,6 +217,13 @@ def _check_space(files, slot):
     if need > free:
         raise Refused("release needs %d KB of flash, %d KB free for it" % (need * block // 1024,
                                                                            free * block // 1024))
+    import slotrom
+    part = slotrom.partition()
+    if part is not None:
+        image = slotrom.image_size([(p, n) for p, n, _sha in files] +
+                                   [(slotrom.MANIFEST, _size(slot + "/" + slotrom.MANIFEST))])
+        if image > slotrom.capacity(part):
+            raise Refused("release's app is %d bytes as ROMFS, the partition holds %d" % (image, slotrom.capacity(part)))
 
 
 def _listed(files, path):

@@ -51,7 +51,8 @@ class Rig:
     capabilities: frozenset[str] = frozenset()
 
     def start(self, name="vb", count=1, board_type="esp32-devkitc", heap=None, baud=None, timeout=60.0,
-              extra=()) -> list[RigBoard]:
+              extra=(), romfs: bytes | None = b"") -> list[RigBoard]:
+        """`heap` and `romfs` shape a virtual board's firmware; a real one runs what it was flashed with."""
         raise NotImplementedError
 
     def control_for(self, board: RigBoard):

@@ -55,7 +55,7 @@ class SerialRig(Rig):
         self.consoles: dict[str, SerialConsole] = {}
 
     def start(self, name="vb", count=1, board_type="esp32-devkitc", heap=None, baud=None, timeout=60.0,
-              extra=()) -> list[RigBoard]:
+              extra=(), romfs: bytes | None = b"") -> list[RigBoard]:
         first = len(self.handed)
         if first + count > len(self.ports):
             pytest.skip(f"needs {first + count} board(s); the rig has {len(self.ports)} (--port)")
@@ -103,10 +103,14 @@ class SerialRig(Rig):
 
 
 # Everything off the board's filesystem: what a test finds is a board as it left the factory.
+# /rom is the firmware's ROMFS partition, mounted there: read-only, and the
+# loader's copy of an app slot, which it makes again when the slot differs.
 WIPE = """import os
 def _rm(d):
     for name, kind, *_ in os.ilistdir(d):
         p = d + '/' + name if d != '/' else '/' + name
+        if p == '/rom':
+            continue
         if kind == 0x4000:
             _rm(p)
             os.rmdir(p)

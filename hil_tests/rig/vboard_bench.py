@@ -16,8 +16,6 @@ from pathlib import Path
 
 import click
 
-from host_tools.vboard.board import APP_HEAP_TODAY
-
 
 @click.command(context_settings={"ignore_unknown_options": True})
 @click.option("--boards", default=6, show_default=True, help="How many vboards on the bench.")
@@ -25,7 +23,7 @@ from host_tools.vboard.board import APP_HEAP_TODAY
 def main(boards: int, pytest_args: tuple[str, ...]) -> None:
     with tempfile.TemporaryDirectory(prefix="hil-serial-") as home:
         run = subprocess.Popen([sys.executable, "-m", "host_tools", "vboard", "run", "--name", "bench", "--count",
-                                str(boards), "--home", home, "--heap", str(APP_HEAP_TODAY), "--json"],
+                                str(boards), "--home", home, "--romfs", "--json"],
                                stdout=subprocess.PIPE, text=True)
         try:
             ready = json.loads(run.stdout.readline() or "{}").get("ready")

@@ -11,14 +11,11 @@ from pathlib import Path
 from hil_tests.rig.base import Rig, RigBoard
 from hil_tests.rig.capabilities import CAPABILITIES
 from hil_tests.support.console import Console
-from host_tools.vboard.board import APP_HEAP_TODAY
 from host_tools.vboard.control import ControlError, VBoardClient
 from host_tools.vboard.flash import ROMFS_BYTES, FlashImage
 from host_tools.vboard.host import names
 
 PILOTLIGHT = [sys.executable, "-m", "host_tools"]
-# The heap the rig gives a board unless a test asks for one: what the app needs.
-APP_HEAP = str(APP_HEAP_TODAY)
 
 
 class VirtualRig(Rig):
@@ -32,9 +29,12 @@ class VirtualRig(Rig):
         self._console_from: dict[str, int] = {}
 
     def start(self, name="vb", count=1, board_type="esp32-devkitc", heap=None, baud=None, timeout=60.0,
-              extra=(), files: dict[str, bytes | str] | None = None, romfs: bytes | None = None) -> list[RigBoard]:
-        """Boards up and at their REPL (or app); `files` go onto each one's flash first, and
-        `romfs` (an image) into the ROMFS partition of a firmware that has one."""
+              extra=(), files: dict[str, bytes | str] | None = None, romfs: bytes | None = b"") -> list[RigBoard]:
+        """Boards up and at their REPL (or app); `files` go onto each one's flash first.
+        Each runs the firmware the app is made for, with a ROMFS partition (`romfs`
+        is what it holds: erased unless a test says; the loader copies the app into
+        it), and the firmware's heap budget unless a test asks for another; `romfs`
+        None: a stock image, without one."""
         for n in names(name, count) if files else ():
             image = self.home / "vboards" / n / "flash.img"
             image.parent.mkdir(parents=True, exist_ok=True)
@@ -48,7 +48,7 @@ class VirtualRig(Rig):
         if romfs is not None:
             extra = (*extra, "--romfs")
         args = [*PILOTLIGHT, "vboard", "run", "--name", name, "--count", str(count), "--board-type", board_type,
-                "--home", str(self.home), "--json", "--heap", heap or APP_HEAP, *extra]
+                "--home", str(self.home), "--json", *(("--heap", heap) if heap else ()), *extra]
         if baud:
             args += ["--baud", str(baud)]
         proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

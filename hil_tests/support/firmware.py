@@ -62,22 +62,6 @@ def copy_bundle(port, bundle: Path) -> None:
         session.transport.exit_raw_repl()    # out of the raw REPL: the app starts at the next reset
 
 
-def deploy_firmware(port, tmp: Path, config: dict, romfs: bool = False) -> None:
-    """Copy the firmware bundle and its config onto a board with mpremote, as over USB.
-    With `romfs` (a board whose firmware has a ROMFS partition), the app's code goes
-    there by `mpremote romfs deploy`, and only the loader and config onto LittleFS."""
-    bundle = firmware_bundle(tmp, config)
-    if romfs:
-        image = tmp / "app.romfs"
-        image.write_bytes(app_romfs(bundle))
-        mpremote(port, "romfs", "deploy", str(image), timeout=120)
-    copy_bundle(port, bundle)
-
-
-def app_romfs(bundle: Path) -> bytes:
-    """The bundle's app slot as a ROMFS image, taken out of the bundle: left on
-    LittleFS it would come first on the import path, and fill the heap."""
-    from mpremote.romfs import make_romfs
-    image = make_romfs(str(bundle / "app" / "a"), mpy_cross=False)
-    shutil.rmtree(bundle / "app" / "a")
-    return image
+def deploy_firmware(port, tmp: Path, config: dict) -> None:
+    """Copy the firmware bundle and its config onto a board, as over USB."""
+    copy_bundle(port, firmware_bundle(tmp, config))

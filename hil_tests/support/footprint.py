@@ -11,9 +11,13 @@ import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 
-from hil_tests.support.firmware import app_romfs, firmware_bundle
+from hil_tests.support.firmware import firmware_bundle
 from hil_tests.support.lamp import render_config
 
+# A stock image (no ROMFS) runs the app from LittleFS, its code in the heap:
+# some 144 KB, which the chip's heap growth gives it while Wi-Fi and TLS leave
+# room (docs/vboard.md). What the footprint figures and tests give such a board.
+STOCK_IMAGE_HEAP = 160 * 1024
 NIGHT = 1795818600   # 2026-11-27 23:30 CET: the program holds 40 % until sunrise
 PARIS = {"lat": 48.8566, "lon": 2.3522, "tz": "CET-1CEST,M3.5.0,M10.5.0/3"}
 PROGRAM = {"id": "night", "steps": [{"at": "sunset", "level": 100, "fade": 60}, {"at": "23:00", "level": 40},
@@ -97,19 +101,19 @@ def app_heap(rig, tmp: Path, broker_port: int, heap: int, seconds: float = 12.0,
     board of `heap` bytes: its own report of free heap after a collection
     (`heap_free`) and the lowest seen (`heap_low`), from its telemetry; or,
     where it never reports, the MemoryError its crash log holds (`oom`).
-    With `romfs`, the app's code is in the board's ROMFS partition instead of
-    its LittleFS slot: imported from /rom, its bytecode runs in place."""
+    With `romfs`, the firmware has a ROMFS partition and the loader copies the
+    app's code there: imported from /rom, its bytecode runs in place; without,
+    a stock image, the app runs from its LittleFS slot."""
     from hil_tests.support.fleet import Fleet
     from host_tools.vboard.board import unique_id_for
     uid = unique_id_for("app")
     cfg = render_config(device={"id": uid, "site": "bench"}, location=PARIS, program=PROGRAM, tele_interval_s=2,
                         mqtt={"host": "127.0.0.1", "port": broker_port, "keepalive_s": 60})
     bundle = firmware_bundle(tmp / "app", cfg)
-    image = app_romfs(bundle) if romfs else None
     files = {p.relative_to(bundle).as_posix(): p.read_bytes() for p in bundle.rglob("*") if p.is_file()}
     fleet = Fleet(broker_port, f"pl/bench/{uid}", client_id="footprint")
     try:
-        (board,) = rig.start("app", heap=str(heap), files=files, romfs=image)
+        (board,) = rig.start("app", heap=str(heap), files=files, romfs=b"" if romfs else None)
         with board.control() as c:
             c.set_clock(NIGHT)
         import time
@@ -169,11 +173,15 @@ import asyncio, machine
 mark("asyncio, machine")
 from lampctl import app
 mark("app imported")
-cfg, ctl, sensing, events = app.build()
+from lampctl import config
+cfg = config.load()
+client = app.network_first(cfg)
+mark("mqtt client made")
+cfg, ctl, sensing, events = app.build(cfg)
 mark("app built (control, sensing)")
 from lampctl.release import Fed
-tasks = app.connect(cfg, ctl, sensing, events, Fed(machine.WDT(timeout=60000)))
-mark("network side built (mqtt, uplink, commands)")
+tasks = app.connect(cfg, ctl, sensing, events, Fed(machine.WDT(timeout=60000)), client)
+mark("network side built (link, uplink, commands)")
 print(json.dumps({"stages": stages, "modules": sorted(m for m in sys.modules if m.startswith("lampctl"))}))
 """
 

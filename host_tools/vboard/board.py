@@ -41,13 +41,9 @@ ROM_RESET = {
     SOFT_RESET: "0xc (SW_CPU_RESET)",
 }
 RAW_BANNER = b"raw REPL; CTRL-B to exit\r\n"
-# The firmware's GC heap budget (docs/vboard.md says why 96 KB).
+# The firmware's GC heap budget (docs/vboard.md says why 96 KB): the whole app
+# runs in it on a firmware with a ROMFS partition (`--romfs`), its code in place.
 DEFAULT_HEAP = 96 * 1024
-# The app does not fit that budget yet (issue 11, item 5; docs/vboard.md says
-# what remains): what runs the whole app (the HIL rig, the demo) asks for this
-# much until it does, the heap of a stock ESP32 build that MicroPython's heap
-# growth gives the app when Wi-Fi and TLS leave it room.
-APP_HEAP_TODAY = 160 * 1024
 CONSOLE_KEEP = 64 * 1024  # console output kept for the rig (a failed test's report)
 
 

@@ -55,9 +55,10 @@ def vboard():
               "for esptool (the flash persists: flashed boards keep their ROM).")
 @click.option("--no-auto-reset", "no_auto_reset", is_flag=True,
               help="DTR/RTS not wired to EN/GPIO0: download mode only by the BOOT button (ctl boot_button 1, reset).")
-@click.option("--romfs", is_flag=True, help="A firmware whose partition table has a 128 KB `romfs` partition (the esp32 "
-              "port's partitions-4MiB-romfs.csv): `mpremote romfs deploy` fills it, and code imported from /rom runs "
-              "in place, its bytecode off the heap.")
+@click.option("--romfs", is_flag=True, help="The firmware the app is made for: a partition table with a 128 KB `romfs` "
+              "partition (the esp32 port's partitions-4MiB-romfs.csv). The app's loader copies the app into it and "
+              "its code runs in place from /rom, off the heap: the whole app then fits the 96 KB default heap. "
+              "Without it, a stock image: the app runs from LittleFS and needs some 144 KB.")
 @click.option("--json", "as_json", is_flag=True, help="Announce the boards as one JSON line.")
 def run_cmd(name, count, board_type, board_config, heap, baud, port, flash, home, blank, no_auto_reset, romfs, as_json):
     """Run boards in the foreground until Ctrl-C or SIGTERM.

@@ -1,0 +1,68 @@
+"""The app slot's copy in the ROMFS partition, made by the loader (firmware/slotrom.py)."""
+import random
+import time
+
+import pytest
+from mpremote.romfs import make_romfs
+
+from hil_tests.support.firmware import firmware_bundle, mpremote
+from hil_tests.support.lamp import lamp_config
+from host_tools.vboard.flash import ROMFS_BYTES, FlashImage
+
+pytestmark = [pytest.mark.needs_board_spawn, pytest.mark.needs_flash, pytest.mark.needs_power_cut]
+
+HEADER = b"\xd2\xcd\x31"
+
+
+def fresh_partition(board):
+    """An erased ROMFS partition, and the loader's note of a finished copy gone with it
+    (a cut can land between that note and the reset that mounts the copy)."""
+    (board.flash.parent / "flash.romfs").write_bytes(b"\xff" * ROMFS_BYTES)
+    with FlashImage(board.flash) as flash:
+        if flash.exists("rom.copied"):
+            flash.remove("rom.copied")
+
+
+def wait_for_console(c, since, text, timeout=20.0):
+    deadline = time.monotonic() + timeout
+    while text not in c.console(since)[0]:
+        assert time.monotonic() < deadline, f"the board never printed {text!r}"
+        time.sleep(0.002)
+
+
+def test_a_power_cut_during_the_romfs_copy_never_leaves_a_torn_image_and_the_board_copies_again(rig, tmp_path):
+    # The loader copies the slot into an erased partition at boot; the supply
+    # is cut at random moments of that copy. After each cut the partition holds
+    # no ROMFS at all (its header is programmed last) or the whole copy,
+    # byte for byte what mpremote's own ROMFS builder makes of the slot; and
+    # the board, powered on, copies again and runs its app from /rom.
+    bundle = firmware_bundle(tmp_path, lamp_config("240ac4000000", 1))   # no broker: the app runs offline
+    files = {p.relative_to(bundle).as_posix(): p.read_bytes() for p in bundle.rglob("*") if p.is_file()}
+    expected = make_romfs(str(bundle / "app" / "a"), mpy_cross=False)
+    (board,) = rig.start("romcut", files=files)   # the firmware with ROMFS, its partition erased
+    partition = board.flash.parent / "flash.romfs"
+    rng = random.Random(11)
+    seen = set()
+    with board.control() as c:
+        c.wait_for(lambda s: s["running"], what="boot")
+        for _ in range(12):
+            c.power_cut()
+            fresh_partition(board)   # the next boot copies
+            _, since = c.console()
+            c.power_on()
+            wait_for_console(c, since, "copying app")
+            time.sleep(rng.uniform(0.0, 0.04))   # the copy takes some 30 ms here
+            c.power_cut()
+            image = partition.read_bytes()
+            if image.startswith(HEADER):
+                assert image[:len(expected)] == expected, "a ROMFS image that differs from the slot's"
+                seen.add("whole")
+            else:
+                assert image[:4096] == b"\xff" * 4096, "the first block was programmed before the copy ended"
+                seen.add("none" if image == b"\xff" * ROMFS_BYTES else "part")
+        c.power_on()
+        c.wait_for(lambda s: s["running"], what="boot")
+    assert "part" in seen and "whole" in seen, f"the cuts did not land inside and after the copy: {seen}"
+    out = mpremote(board.port, "exec", "import lampctl; print(lampctl.__file__)").stdout.split()
+    assert out == ["/rom/lampctl/__init__.mpy"]
+    assert partition.read_bytes()[:len(expected)] == expected
