@@ -15,7 +15,10 @@
 # does not mount is not made again (a note, appslot.COPIED, holds the sha256
 # of the manifest last copied): the app then runs from LittleFS rather than the
 # board resetting for ever; the note also keeps the reset cause the loader's
-# reset replaces (appslot.reset_cause). A power cut mid-copy: the image's
+# reset replaces (appslot.reset_cause). Every file is checked against its
+# manifest's sha256 as it is copied; a slot whose files differ is not copied
+# (a module put back by hand after a crash, docs/safety.md, must not be hidden
+# behind an older copy). A power cut mid-copy: the image's
 # first block is programmed last, so until the copy is complete the partition
 # holds no ROMFS at all, nothing mounts, and the next boot copies again.
 import binascii
@@ -46,10 +49,11 @@ def capacity(part):
 
 
 def entries(slot):
-    """(path, size) of what the copy holds: the files the slot's manifest lists, and the manifest."""
+    """[path, size, sha256] of what the copy holds: the files the slot's
+    manifest lists, and the manifest itself (its sha256 None: not checked)."""
     with open(slot + "/" + MANIFEST) as f:
-        files = [(p, n) for p, n, _sha in json.load(f)["files"]]
-    files.append((MANIFEST, os.stat(slot + "/" + MANIFEST)[6]))
+        files = json.load(f)["files"]
+    files.append([MANIFEST, os.stat(slot + "/" + MANIFEST)[6], None])
     return files
 
 
@@ -72,14 +76,14 @@ def _uint(n):
 
 
 def _tree(files):
-    """{name: size or {name: ...}} from (path, size) pairs."""
+    """{name: [size, sha256] or {name: ...}} from [path, size, sha256] entries."""
     root = {}  # type: dict
-    for path, size in files:
+    for path, size, sha in files:
         node = root
         parts = path.split("/")
         for d in parts[:-1]:
             node = node.setdefault(d, {})
-        node[parts[-1]] = size
+        node[parts[-1]] = [size, sha]
     return root
 
 
@@ -88,7 +92,7 @@ def _payload(name, node):
     if isinstance(node, dict):
         inner = sum(_record(n, c) for n, c in node.items())
     else:
-        inner = 1 + _ulen(node) + node
+        inner = 1 + _ulen(node[0]) + node[0]
     return _ulen(len(name)) + len(name) + inner
 
 
@@ -111,7 +115,8 @@ def _lead(tree):
 
 
 def image_size(files):
-    """Bytes of the ROMFS image of these (path, size) pairs: what an update checks before it starts."""
+    """Bytes of the ROMFS image of these [path, size, sha256] entries (a
+    manifest's, and the manifest): what an update checks before it starts."""
     lead, body = _lead(_tree(files))
     return len(lead) + body
 
@@ -136,14 +141,15 @@ class _Writer:
             if i + n == BLOCK:
                 self._flush(BLOCK)
 
-    def fill(self, f, size):
-        """Copy `size` bytes of an open file straight into the block buffer."""
+    def fill(self, f, size, h):
+        """Copy `size` bytes of an open file straight into the block buffer, hashing them into h."""
         mv = memoryview(self.buf)
         while size:
             i = self.at % BLOCK
             n = f.readinto(mv[i:i + min(BLOCK - i, size)])
             if not n:
                 raise OSError(5)  # shorter than its manifest says
+            h.update(mv[i:i + n])
             self.at += n
             size -= n
             if i + n == BLOCK:
@@ -173,10 +179,16 @@ def _write(w, slot, prefix, tree):
         if isinstance(node, dict):
             _write(w, slot, prefix + name + "/", node)
         else:
+            size, sha = node
             w.write(bytes([_DATA]))
-            w.write(_uint(node))
+            w.write(_uint(size))
+            h = hashlib.sha256()
             with open(slot + "/" + prefix + name, "rb") as f:
-                w.fill(f, node)
+                w.fill(f, size, h)
+            if sha is not None and binascii.hexlify(h.digest()).decode() != sha:
+                # a file changed behind its manifest (a hand-copied module, a flash error):
+                # no copy, so the app runs what the slot holds and the fault shows
+                raise ValueError("%s%s differs from its manifest" % (prefix, name))
 
 
 def copy(part, slot):

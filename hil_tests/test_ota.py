@@ -44,6 +44,7 @@ def store(tmp_path_factory):
     # a bigger module, so a throttled download is still running when the power goes
     s.big = s.variant(s.base, 8, {"lampctl/ballast.py": "DATA = %r\n" % _noise(12000)}, version="0.1.0-big")
     s.huge = _huge(s, 9)
+    s.wide = _huge(s, 10, size=200_000, version="0.1.0-wide")   # fits the flash, not the ROMFS partition
     s.altered = s.variant(s.good, 7, {})
     mpy = s.altered.path / "lampctl/__init__.mpy"
     data = bytearray(mpy.read_bytes())
@@ -52,14 +53,15 @@ def store(tmp_path_factory):
     return s
 
 
-def _huge(s, number):
-    """A release that cannot fit: its manifest (signed) lists a 1 TB module; refused before any download."""
+def _huge(s, number, size=2 ** 40, version="0.1.0-huge"):
+    """A release that cannot fit: its manifest (signed) lists a module of `size`
+    bytes (1 TB); refused before any download."""
     import json as _json
     folder = s.releases / str(number)
     shutil.copytree(s.base.path, folder)
     m = _json.loads((folder / "manifest.json").read_bytes())
-    files = m["files"] + [["lampctl/huge.mpy", 2 ** 40, "00" * 32]]
-    data = builds.manifest_bytes("0.1.0-huge", number, files)
+    files = m["files"] + [["lampctl/huge.mpy", size, "00" * 32]]
+    data = builds.manifest_bytes(version, number, files)
     (folder / "manifest.json").write_bytes(data)
     (folder / "manifest.sig").write_bytes(s.key.sign(data))
     return builds.load(s.releases, number)
@@ -147,16 +149,17 @@ def test_a_signed_release_is_applied_and_confirmed(rig, tmp_path, broker, store)
 
 
 def test_bad_releases_are_refused_and_the_old_app_says_why(rig, tmp_path, broker, store):
-    """A forged signature, a file changed after signing, a release the flash cannot hold, an
-    older release: four boards at once."""
+    """A forged signature, a file changed after signing, a release the flash cannot hold, one
+    the ROMFS partition cannot, an older release: five boards at once."""
     server = Server(store.releases)
     watch = Watch(broker.port)
     try:
-        boards = online(rig, tmp_path, broker, store, "bad", count=3)
+        boards = online(rig, tmp_path, broker, store, "bad", count=4)
         boards += online(rig, tmp_path, broker, store, "old", release=store.good)
         cases = [(store.forged, "manifest: the signature does not verify with this board's release key"),
                  (store.altered, "lampctl/__init__.mpy: sha256 differs from the signed manifest's"),
                  (store.huge, "release needs "),
+                 (store.wide, "release's app is "),
                  (store.base, "release 1 is older than the running release 2 (no signed downgrade permission)")]
         lamps = []
         for (board, c, root), (release, _) in zip(boards, cases):
@@ -167,9 +170,9 @@ def test_bad_releases_are_refused_and_the_old_app_says_why(rig, tmp_path, broker
             failed = event(watch, root, "ota_failed", timeout=60)
             assert failed["reason"].startswith(reason) and failed["version"] == release.version
             reason = failed["reason"]
-            if release is store.huge:
-                assert "KB free for it" in reason
-                assert not any("/9/lampctl/" in r for r in server.requests)  # refused before any download
+            if release in (store.huge, store.wide):
+                assert reason.endswith(("KB free for it", "as ROMFS, the partition holds 131072"))
+                assert not any(f"/{release.number}/lampctl/" in r for r in server.requests)   # before any download
             running = 2 if release is store.base else 1
             st = watch.wait_json(root + "/state", lambda d: d["ota"].get("failed") == reason)
             assert st["ota"]["release"] == running and st["level"] == LEVEL and "probation" not in st["ota"]

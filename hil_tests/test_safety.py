@@ -27,7 +27,7 @@ async def hangs(wdt):
     ctl.lamp.set_level(0)
     await asyncio.Event().wait()
 ctl.run = hangs
-asyncio.run(app.main(cfg, ctl, sensing, events))
+asyncio.run(app.main(cfg, ctl, sensing, events, None))   # offline: no MQTT client
 """
 
 

@@ -53,13 +53,11 @@ def _resolver(host):
 
 
 def network_first(cfg):
-    """The MQTT client and the commands' reserve (lampctl.remote), made before
-    the rest of the app, for a board with a broker configured: their buffers
-    need long runs of heap (2 KB each), which the app's many small objects
-    leave none of once it is built (in 96 KB: 16 KB free, in runs of at most
-    half a KB)."""
+    """The MQTT client, made before the rest of the app, for a board with a
+    broker configured: its buffers and spare run need long runs of heap (2 KB
+    each), which the app's many small objects leave none of once it is built
+    (in 96 KB: 16 KB free, in runs of at most half a KB)."""
     from lampctl.mqtt import MQTTClient, tls_context
-    from lampctl.remote import take_reserve
     dev, m = cfg["device"], cfg["mqtt"]
     ssl = tls_context(m["ca_file"], m.get("cert_file"), m.get("key_file")) if m.get("tls") else None
     client = MQTTClient(dev["id"], m["host"], m["port"], m.get("username"), m.get("password"),
@@ -67,7 +65,6 @@ def network_first(cfg):
                         server_hostname=m["host"] if ssl else None,
                         will_topic=topics.root(dev["site"], dev["id"]) + "/status",
                         max_msg=m.get("max_message", 2048), resolve=_resolver(m["host"]))
-    take_reserve()
     return client
 
 

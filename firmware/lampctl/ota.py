@@ -220,10 +220,10 @@ def _check_space(files, slot):
     import slotrom
     part = slotrom.partition()
     if part is not None:
-        image = slotrom.image_size([(p, n) for p, n, _sha in files] +
-                                   [(slotrom.MANIFEST, _size(slot + "/" + slotrom.MANIFEST))])
-        if image > slotrom.capacity(part):
-            raise Refused("release's app is %d bytes as ROMFS, the partition holds %d" % (image, slotrom.capacity(part)))
+        image = slotrom.image_size(files + [[slotrom.MANIFEST, _size(slot + "/" + slotrom.MANIFEST), None]])
+        room = slotrom.capacity(part)
+        if image > room:
+            raise Refused("release's app is %d bytes as ROMFS, the partition holds %d" % (image, room))
 
 
 def _listed(files, path):

@@ -13,32 +13,6 @@ from lampctl.presence import Neighbours
 from lampctl.digest import config_hash
 
 INBOX_MAX = 8
-# Bytes kept in one run from the start, and given up for a command that finds
-# the heap too broken up: in 96 KB the app's small objects leave most free
-# bytes in holes of a few blocks (measured on a provisioned board: 16.7 KB
-# free, the longest run 496 bytes), where loading a program's validator needs
-# runs of some hundreds.
-RESERVE = 2048
-_reserve = None  # type: bytearray | None
-
-
-def take_reserve():
-    """The reserve, if it is not held and the heap has such a run now (app.network_first
-    takes it first of all, while the heap is whole)."""
-    global _reserve
-    if _reserve is None:
-        try:
-            _reserve = bytearray(RESERVE)
-        except MemoryError:
-            pass  # no run that long now: the next command that needs one tries again
-
-
-def _give_up_reserve():
-    global _reserve
-    _reserve = None
-    gc.collect()
-
-
 class Remote:
     def __init__(self, cfg, ctl, sensing, uplink, client, events, shutdown):
         """shutdown: the app's, called before a commanded reset."""
@@ -97,17 +71,16 @@ class Remote:
                     await self._handle(topic, payload, token)
                 except MemoryError:
                     # No room now (a burst in the inbox, a fragmented heap): once more with
-                    # that try's garbage and the reserve collected. Safe: an applied id is
-                    # only acked again.
-                    _give_up_reserve()
+                    # that try's garbage and the client's spare run collected. Safe: an
+                    # applied id is only acked again.
+                    self.client.give_up_spare()
                     try:
                         await self._handle(topic, payload, token)
                     except Exception as e:
                         self._failed(topic, payload, e)
-                    gc.collect()
-                    take_reserve()
                 except Exception as e:  # one message must never stop the command task
                     self._failed(topic, payload, e)
+                self.client.take_spare()  # if given up, here or by the client for this message
                 if token is not None:
                     await self.client.puback(token)
 

@@ -19,6 +19,8 @@ class Fakes:
     def __init__(self):
         self.acks, self.events = [], []
         self.on_announce = None
+        self.spare = True
+        self.spare_given_up = 0
 
     # the MQTT client
     def subscribe(self, topic, qos=1):
@@ -29,6 +31,13 @@ class Fakes:
 
     async def puback(self, token):
         pass
+
+    def give_up_spare(self):
+        self.spare = False
+        self.spare_given_up += 1
+
+    def take_spare(self):
+        self.spare = True
 
     # the controller: what a ping answers with
     def utc(self):
@@ -42,7 +51,7 @@ class Fakes:
         self.events.append((kind, detail))
 
 
-def answer_to(ping_fails: int) -> tuple[list, list]:
+def answer_to(ping_fails: int) -> tuple[list, list, Fakes]:
     fakes = Fakes()
     remote = Remote({"device": {"id": "d1", "site": "metz"}}, fakes, None, fakes, fakes, fakes, None)
     calls = {"n": 0}
@@ -67,16 +76,17 @@ def answer_to(ping_fails: int) -> tuple[list, list]:
         task.cancel()
 
     asyncio.run(one_message())
-    return fakes.acks, fakes.events
+    return fakes.acks, fakes.events, fakes
 
 
-def test_a_command_short_of_memory_once_is_applied_after_a_collection():
-    acks, events = answer_to(ping_fails=1)
+def test_a_command_short_of_memory_once_is_applied_with_the_clients_spare_run():
+    acks, events, client = answer_to(ping_fails=1)
     assert acks == [("c1", True, None)] and events == []
+    assert client.spare_given_up == 1 and client.spare, "the spare run was not given up for it, or not taken again"
 
 
 @pytest.mark.parametrize("fails", [2, 5])
 def test_a_command_that_never_fits_is_refused_with_why_not_left_silent(fails):
-    acks, events = answer_to(ping_fails=fails)
+    acks, events, _ = answer_to(ping_fails=fails)
     assert acks == [("c1", False, "MemoryError: memory allocation failed, allocating 542 bytes")]
     assert events == [("command_failed", "MemoryError: memory allocation failed, allocating 542 bytes")]
