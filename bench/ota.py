@@ -116,7 +116,7 @@ def _update_high_water(tmp, store, release):
     try:
         with running_broker(tmp / "broker-ram") as broker:
             watch = Watch(broker.port)
-            (board,) = rig.start("ram")   # the heap the app runs in today (APP_HEAP_TODAY)
+            (board,) = rig.start("ram")   # the firmware with ROMFS, at the 96 KB budget
             provision(board, tmp, lamp_config(board.unique_id, broker.port), store.base, store.public_hex)
             boot = board.read_flash("boot.py")
             board.rewrite_flash({"heapwatch.py": _HEAPWATCH, "boot.py": b"import heapwatch\n" + boot})

@@ -191,6 +191,9 @@ class _Run:
 
     def self_test(self, session: Session) -> None:
         self.step("self-test")
+        # In maintenance, whatever the board came in with (a freshly flashed one had no app to
+        # stop): outside it, the boot a soft reset runs may copy the new app into ROMFS and reset.
+        session.mark_maintenance()
         session.soft_reset()          # a fresh interpreter: the new modules and config, not the old
         session.set_clock(time.time())
         outcome = self.result.selftest = json.loads(session.exec(SELFTEST, timeout=60))

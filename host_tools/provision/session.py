@@ -213,8 +213,7 @@ class Session:
             try:
                 if not self._try_raw_repl():
                     continue
-                with self._talking("writing the maintenance flag"):
-                    self.transport.fs_touchfile(MAINTENANCE_FLAG)
+                self.mark_maintenance()
                 if self.hard_reset() and self._try_raw_repl():
                     return
                 if self._try_raw_repl():
@@ -236,6 +235,11 @@ class Session:
         (it printed the REPL prompt, or maintenance mode, by itself)."""
         self._reset_machine()
         return self._wait_booted(timeout=10)   # a chip boots in about 1 s; a busy host's vboard can take 5
+
+    def mark_maintenance(self) -> None:
+        """The maintenance flag on flash, without a reset: the boots that follow leave the app off."""
+        with self._talking("writing the maintenance flag"):
+            self.transport.fs_touchfile(MAINTENANCE_FLAG)
 
     def soft_reset(self) -> None:
         """A fresh interpreter that sees the new files (boot.py runs, main.py does not),
