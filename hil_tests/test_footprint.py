@@ -1,10 +1,14 @@
 """The firmware's footprint on the ESP32-shaped interpreter (issue 11)."""
+import json
+import os
+
 import pytest
 
 from hil_tests.support.firmware import deploy_firmware, firmware_bundle, mpremote
 from hil_tests.support.fleet import Fleet
 from hil_tests.support.footprint import control_loop_allocation
 from hil_tests.support.lamp import duty_at, lamp_config, render_config, topics
+from host_tools.paths import firmware_module
 
 pytestmark = [pytest.mark.needs_board_spawn, pytest.mark.needs_flash, pytest.mark.needs_clock_jump]
 
@@ -59,3 +63,41 @@ def test_the_app_as_provisioned_runs_from_its_romfs_copy_in_a_96k_heap(rig, tmp_
     out = mpremote(board.port, "exec", same)
     assert out.stdout.split() == ["/rom/lampctl/__init__.mpy", "True"]   # the app ran from the slot's copy
     assert later["heap_low"] > 96 * 1024 // 10, f"the app at 96 KB keeps only {later['heap_low']} bytes free"
+
+
+@pytest.mark.needs_reset
+def test_a_board_back_from_a_long_outage_drains_a_full_outbox_at_96k(rig, tmp_path, broker):
+    # Its outbox on flash full (the firmware's own Outbox filled it: 32 KB of
+    # telemetry made while the broker was away), the board starts at the 96 KB
+    # budget with its code in ROMFS, reconnects and sends every record, oldest
+    # first, without a reboot and with more than a tenth of its heap free.
+    outbox = firmware_module("outbox")
+    here = os.getcwd()
+    os.chdir(tmp_path)
+    try:
+        box, n = outbox.Outbox(), 0
+        while box.stats()["dropped_tele"] == 0:
+            n += 1
+            box.put("tele", json.dumps({"seq": n, "ts": 1795800000 + n, "pad": "x" * 160}, separators=(",", ":")))
+    finally:
+        os.chdir(here)
+    segments = sorted((tmp_path / "outbox").iterdir())
+    kept = [json.loads(line.split(b" ", 2)[2]) for seg in segments if seg.name.startswith("t")
+            for line in seg.read_bytes().splitlines()]
+    assert len(kept) > 100   # full: the oldest went to make room
+    (board,) = rig.start("backlog")   # 96 KB, ROMFS: the loader copies the app in at its first boot
+    bundle = firmware_bundle(tmp_path / "fw", lamp_config(board.unique_id, broker.port, tele_interval_s=2))
+    files = {p.relative_to(bundle).as_posix(): p.read_bytes() for p in bundle.rglob("*") if p.is_file()}
+    fleet = Fleet(broker.port, topics.root("test", board.unique_id))
+    try:
+        board.rewrite_flash({**files, **{f"outbox/{p.name}": p.read_bytes() for p in segments}})
+        fleet.wait_json("tele", lambda d: d["seq"] == kept[-1]["seq"], timeout=60)
+        with board.control() as c:
+            boots = c.status()["boots"]
+            live = fleet.wait_json("tele", lambda d: "heap_low" in d, timeout=30)
+            assert c.status()["boots"] == boots, "the board rebooted while it drained"
+    finally:
+        fleet.close()
+    sent = [d["seq"] for d in fleet.uplinks("tele") if "pad" in d]
+    assert sent == [d["seq"] for d in kept], "the outbox did not drain whole and in order"
+    assert live["heap_low"] > 96 * 1024 // 10, f"the app at 96 KB keeps only {live['heap_low']} bytes free"
