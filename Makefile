@@ -37,7 +37,7 @@ demo: setup
 
 # The boards of independent tests run side by side (pytest-xdist): most of a
 # HIL test is waiting on a board, so more workers than cores pay off.
-WORKERS ?= 4
+WORKERS ?= 5
 JUNIT   ?= build/junit.xml
 test: setup check
 	$(PY) -m pytest -n $(WORKERS) --dist loadgroup --junitxml=$(JUNIT)
