@@ -25,7 +25,7 @@ LEVEL = 40          # the schedule's level at NIGHT with default_level=LEVEL
 
 # What an update itself needs is measured in an update boot (no MQTT side
 # there) by `make bench`, against the 96 KB budget.
-HEAP = None  # the rig's own
+HEAP = None  # the rig's own: the firmware with ROMFS at its 96 KB budget, so every update here runs within it
 
 
 @pytest.fixture(scope="module")
