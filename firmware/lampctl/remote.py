@@ -13,6 +13,8 @@ from lampctl.presence import Neighbours
 from lampctl.digest import config_hash
 
 INBOX_MAX = 8
+
+
 class Remote:
     def __init__(self, cfg, ctl, sensing, uplink, client, events, shutdown):
         """shutdown: the app's, called before a commanded reset."""
