@@ -6,6 +6,7 @@ from pathlib import Path
 from statistics import median
 
 from hil_tests.rig.virtual import VirtualRig
+from hil_tests.support.firmware import bundle_files
 from host_tools.broker.local import local_broker
 from host_tools.provision.broker_load import BrokerLoad
 from host_tools.inventory import open_inventory, places
@@ -101,7 +102,7 @@ def measure():
                 (bundle / path).write_bytes(data)
             # Timed the same way: both connected and at the board's prompt first (not
             # timed), then the copy alone; fresh boards each run.
-            files = {p.relative_to(bundle).as_posix(): p.read_bytes() for p in bundle.rglob("*") if p.is_file()}
+            files = bundle_files(bundle)
             cps, ours = [], []
             for _ in range(COPY_RUNS):
                 _wipe(vbs[1:3])

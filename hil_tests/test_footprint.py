@@ -4,7 +4,7 @@ import os
 
 import pytest
 
-from hil_tests.support.firmware import deploy_firmware, firmware_bundle, mpremote
+from hil_tests.support.firmware import bundle_files, deploy_firmware, firmware_bundle, mpremote
 from hil_tests.support.fleet import Fleet
 from hil_tests.support.footprint import control_loop_allocation
 from hil_tests.support.lamp import duty_at, lamp_config, render_config, topics
@@ -29,7 +29,7 @@ def test_an_app_larger_than_the_heap_is_logged_and_the_lamp_stays_lit(rig, tmp_p
     # (docs/vboard.md). The app's code alone is larger: it must fail loudly, on
     # flash, and leave the lamp at its safe level, never dark.
     bundle = firmware_bundle(tmp_path / "fw", render_config(failsafe_level=70))
-    files = {p.relative_to(bundle).as_posix(): p.read_bytes() for p in bundle.rglob("*") if p.is_file()}
+    files = bundle_files(bundle)
     (board,) = rig.start("oom", heap="64000", files=files, romfs=None)   # a stock image: the code in the heap
     with board.control() as c:
         c.wait_for(lambda s: s["boots"] >= 4, timeout=60, what="three crashes, then safe mode")
@@ -87,7 +87,7 @@ def test_a_board_back_from_a_long_outage_drains_a_full_outbox_at_96k(rig, tmp_pa
     assert len(kept) > 100   # full: the oldest went to make room
     (board,) = rig.start("backlog")   # 96 KB, ROMFS: the loader copies the app in at its first boot
     bundle = firmware_bundle(tmp_path / "fw", lamp_config(board.unique_id, broker.port, tele_interval_s=2))
-    files = {p.relative_to(bundle).as_posix(): p.read_bytes() for p in bundle.rglob("*") if p.is_file()}
+    files = bundle_files(bundle)
     fleet = Fleet(broker.port, topics.root("test", board.unique_id))
     try:
         board.rewrite_flash({**files, **{f"outbox/{p.name}": p.read_bytes() for p in segments}})

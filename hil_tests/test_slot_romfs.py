@@ -5,7 +5,7 @@ import time
 import pytest
 from mpremote.romfs import make_romfs
 
-from hil_tests.support.firmware import firmware_bundle, mpremote
+from hil_tests.support.firmware import bundle_files, firmware_bundle, mpremote
 from hil_tests.support.lamp import lamp_config
 from host_tools.vboard.flash import ROMFS_BYTES, FlashImage
 
@@ -37,7 +37,7 @@ def test_a_power_cut_during_the_romfs_copy_never_leaves_a_torn_image_and_the_boa
     # byte for byte what mpremote's own ROMFS builder makes of the slot; and
     # the board, powered on, copies again and runs its app from /rom.
     bundle = firmware_bundle(tmp_path, lamp_config("240ac4000000", 1))   # no broker: the app runs offline
-    files = {p.relative_to(bundle).as_posix(): p.read_bytes() for p in bundle.rglob("*") if p.is_file()}
+    files = bundle_files(bundle)
     expected = make_romfs(str(bundle / "app" / "a"), mpy_cross=False)
     (board,) = rig.start("romcut", files=files)   # the firmware with ROMFS, its partition erased
     partition = board.flash.parent / "flash.romfs"

@@ -5,7 +5,7 @@ import time
 import pytest
 import serial
 
-from hil_tests.support.firmware import deploy_firmware, firmware_bundle, mpremote
+from hil_tests.support.firmware import bundle_files, deploy_firmware, firmware_bundle, mpremote
 from hil_tests.support.footprint import STOCK_IMAGE_HEAP
 from hil_tests.support.lamp import duty_at, render_config
 
@@ -70,8 +70,7 @@ def test_power_monitor_registers_follow_the_lamp(rig, tmp_path):
 def test_heap_limit_is_real(rig, tmp_path):
     bundle = firmware_bundle(tmp_path / "a", render_config())
     # too small even for mpremote's copy helpers: written straight to flash
-    (small,) = rig.start("tiny", heap="12k", files={
-        p.relative_to(bundle).as_posix(): p.read_bytes() for p in bundle.rglob("*") if p.is_file()})
+    (small,) = rig.start("tiny", heap="12k", files=bundle_files(bundle))
     with serial.Serial(small.port, 115200, timeout=0.2) as line, small.control() as c:
         c.reset()
         deadline = time.monotonic() + 10

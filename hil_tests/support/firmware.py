@@ -49,11 +49,16 @@ def _compiled() -> Path:
     return _builds[key]
 
 
+def bundle_files(bundle: Path) -> dict[str, bytes]:
+    """{board path: bytes} of every file of a bundle, as they go onto the board's flash."""
+    return {p.relative_to(bundle).as_posix(): p.read_bytes() for p in sorted(bundle.rglob("*")) if p.is_file()}
+
+
 def copy_bundle(port, bundle: Path) -> None:
     """Every file of a bundle onto the board's flash, through the provisioning tool's own sync
     (compressed, hash-checked: mpremote's `fs cp` takes several times longer). The board is
     left at its REPL with the app stopped, as `mpremote fs cp` would leave it."""
-    files = {str(p.relative_to(bundle)): p.read_bytes() for p in sorted(bundle.rglob("*")) if p.is_file()}
+    files = bundle_files(bundle)
     with released(str(port)), Session(str(port)) as session:
         session.enter_maintenance()
         transfer.sync(session, files)

@@ -11,7 +11,7 @@ import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 
-from hil_tests.support.firmware import firmware_bundle
+from hil_tests.support.firmware import bundle_files, firmware_bundle
 from hil_tests.support.lamp import render_config
 
 # A stock image (no ROMFS) runs the app from LittleFS, its code in the heap:
@@ -65,7 +65,7 @@ def control_loop_allocation(rig, tmp: Path) -> dict:
     steady state at night (program level, no presence, no override)."""
     cfg = render_config(location=PARIS, program=PROGRAM)
     bundle = firmware_bundle(tmp / "fw", cfg)
-    files = {p.relative_to(bundle).as_posix(): p.read_bytes() for p in bundle.rglob("*") if p.is_file()}
+    files = bundle_files(bundle)
     files["main.py"] = b"# the app is stepped by hand\n"
     (board,) = rig.start("alloc", files=files)
     with board.control() as c:
@@ -110,7 +110,7 @@ def app_heap(rig, tmp: Path, broker_port: int, heap: int, seconds: float = 12.0,
     cfg = render_config(device={"id": uid, "site": "bench"}, location=PARIS, program=PROGRAM, tele_interval_s=2,
                         mqtt={"host": "127.0.0.1", "port": broker_port, "keepalive_s": 60})
     bundle = firmware_bundle(tmp / "app", cfg)
-    files = {p.relative_to(bundle).as_posix(): p.read_bytes() for p in bundle.rglob("*") if p.is_file()}
+    files = bundle_files(bundle)
     fleet = Fleet(broker_port, f"pl/bench/{uid}", client_id="footprint")
     try:
         (board,) = rig.start("app", heap=str(heap), files=files, romfs=b"" if romfs else None)
@@ -231,7 +231,7 @@ def app_code(rig, tmp: Path) -> dict:
     cfg = render_config(device={"id": "footprint", "site": "bench"}, location=PARIS, program=PROGRAM,
                         mqtt={"host": "127.0.0.1", "port": 1, "keepalive_s": 60})
     bundle = firmware_bundle(tmp / "code", cfg)
-    files = {p.relative_to(bundle).as_posix(): p.read_bytes() for p in bundle.rglob("*") if p.is_file()}
+    files = bundle_files(bundle)
     files["boot.py"] = b"import sys\nsys.path.insert(0, '/app/a')\n"
     files["main.py"] = b"# measured by hand\n"
     out = {}
@@ -283,7 +283,7 @@ def flash_day(rig, tmp: Path) -> int:
     """Blocks the board's flash erases for a simulated day of the app's writes."""
     cfg = render_config(location=PARIS, program=PROGRAM)
     bundle = firmware_bundle(tmp / "fw", cfg)
-    files = {p.relative_to(bundle).as_posix(): p.read_bytes() for p in bundle.rglob("*") if p.is_file()}
+    files = bundle_files(bundle)
     files["main.py"] = b"# the day is run by hand\n"
     # the app's own writes only: a stock image, so no copy into ROMFS at boot lands in the count
     (board,) = rig.start("flashday", files=files, heap=str(STOCK_IMAGE_HEAP), romfs=None)
