@@ -66,6 +66,9 @@ class Uplink:
             await self.client.publish(topic, payload, qos=qos, retain=retain)
         except ValueError:
             self.oversize += 1  # larger than the broker link allows: nothing to retry
+        except MemoryError:
+            if retain:
+                self.last_state = None  # the state (the one retained uplink) goes again next turn
         finally:
             self.flying -= 1
 
@@ -126,22 +129,36 @@ class Uplink:
         asyncio.create_task(self._drain())
         last_tele = None
         while True:
-            for e in self.events.take():
-                self.send("event", e, e.pop("ts"))
-            if self.client.connected:
-                st = self.state()
-                if st != self.last_state:
-                    self._launch("state", self._stamp(dict(st)), retain=True)
-                    self.last_state = st
-            # the interval is read at every turn: a `config` command changes it at once
-            period = self.cfg["tele_interval_s"] * 1000
-            now = time.ticks_ms()
-            since = None if last_tele is None else time.ticks_diff(now, last_tele)
-            if since is None or since >= period:
-                # keep the cadence, unless far behind (a long outage of the loop, a shorter interval)
-                last_tele = now if since is None or since >= 2 * period else time.ticks_add(last_tele, period)
-                self.send("tele", self.tele())
+            try:
+                last_tele = self._turn(last_tele)
+            except MemoryError:
+                # No room this turn (a command burst's garbage, a fragmented heap): the
+                # task lives on, or the board would never report again. The state goes
+                # next turn (last_state is set once it is launched), with the client's
+                # spare run given up for it.
+                self.client.give_up_spare()
+            else:
+                self.client.take_spare()
             await asyncio.sleep_ms(STATE_EVERY_MS)
+
+    def _turn(self, last_tele):
+        """One turn of run(): events, the state if it changed, tele when due; the new last_tele."""
+        for e in self.events.take():
+            self.send("event", e, e.pop("ts"))
+        if self.client.connected:
+            st = self.state()
+            if st != self.last_state:
+                self._launch("state", self._stamp(dict(st)), retain=True)
+                self.last_state = st
+        # the interval is read at every turn: a `config` command changes it at once
+        period = self.cfg["tele_interval_s"] * 1000
+        now = time.ticks_ms()
+        since = None if last_tele is None else time.ticks_diff(now, last_tele)
+        if since is None or since >= period:
+            # keep the cadence, unless far behind (a long outage of the loop, a shorter interval)
+            last_tele = now if since is None or since >= 2 * period else time.ticks_add(last_tele, period)
+            self.send("tele", self.tele())
+        return last_tele
 
     def reconnected(self, _session_present):
         self.last_state = None  # the retained state may be stale: send it again
