@@ -65,7 +65,7 @@ def test_three_percent_refusing_halts_at_two_then_resumes_after_the_fix(bed, run
     halted = fleet_json(bed, *rollout_args(bed, B, tmp_path), ok_codes=(1,))
     assert halted["status"] == "halted" and "above the 2.0% threshold" in halted["reason"]
     failed = {d for d, b in halted["boards"].items() if b["step"] == "failed"}
-    assert failed and failed <= refusing
+    assert failed and failed <= refusing, {d: halted["boards"][d]["error"] for d in failed - refusing}
     assert all(halted["boards"][d]["error"].startswith("refused: program: flash_error") for d in failed)
     pending = {d for d, b in halted["boards"].items() if b["step"] == "pending"}
     assert pending and all(h == programs.digest(OLD) for h in hashes_of(bed, pending).values())  # later waves untouched

@@ -13,6 +13,7 @@ from lampctl.presence import Neighbours
 from lampctl.digest import config_hash
 
 INBOX_MAX = 8
+RETRY_PAUSES_MS = (0, 100, 400, 1500)  # a message short of heap: the pause before each next try
 
 
 class Remote:
@@ -69,22 +70,31 @@ class Remote:
                 topic, payload, token = self.inbox.pop(0)
                 if not self.inbox:
                     self.client.resume()  # read a batch again (PUBACKs wait behind it)
-                try:
-                    await self._handle(topic, payload, token)
-                except MemoryError:
-                    # No room now (a burst in the inbox, a fragmented heap): once more with
-                    # that try's garbage and the client's spare run collected. Safe: an
-                    # applied id is only acked again.
-                    self.client.give_up_spare()
-                    try:
-                        await self._handle(topic, payload, token)
-                    except Exception as e:
-                        self._failed(topic, payload, e)
-                except Exception as e:  # one message must never stop the command task
-                    self._failed(topic, payload, e)
+                await self._handle_in_room(topic, payload, token)
                 self.client.take_spare()  # if given up, here or by the client for this message
                 if token is not None:
                     await self.client.puback(token)
+
+    async def _handle_in_room(self, topic, payload, token):
+        """One message, tried again while the heap has no room for it (a burst
+        in the inbox, a fragmented heap): with the client's spare run given up,
+        then after pauses in which the other tasks finish what holds the heap
+        (an uplink's send, an outbox read) and their garbage is collected.
+        Safe: an applied id is only acked again. A message that fails anyway
+        is refused with why; none stops the command task."""
+        for n in range(len(RETRY_PAUSES_MS) + 1):
+            try:
+                await self._handle(topic, payload, token)
+                return
+            except MemoryError as e:
+                if n == len(RETRY_PAUSES_MS):
+                    self._failed(topic, payload, e)
+                    return
+            except Exception as e:
+                self._failed(topic, payload, e)
+                return
+            await asyncio.sleep_ms(RETRY_PAUSES_MS[n])
+            self.client.give_up_spare()  # and a collection
 
     async def _handle(self, topic, payload, token):
         if topic == self._presence_b:

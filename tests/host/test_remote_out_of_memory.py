@@ -1,6 +1,7 @@
-# A command that meets a full heap on the board is tried once more after a
-# collection, and if it still does not fit it is refused with why: the fleet
-# waiting for its answer hears one (a roll-out had counted such a lamp silent).
+# A command that meets a full heap on the board is tried again: at once with
+# the client's spare run given up, then after pauses that let the other tasks
+# free what they hold; if it still does not fit it is refused with why: the
+# fleet waiting for its answer hears one (a roll-out had counted such a lamp silent).
 import asyncio
 import sys
 import types
@@ -10,7 +11,9 @@ import pytest
 from host_tools.paths import firmware_module
 
 sys.modules.setdefault("machine", types.ModuleType("machine"))   # not called on this path
-Remote = firmware_module("remote").Remote
+remote_module = firmware_module("remote")
+Remote = remote_module.Remote
+TRIES = len(remote_module.RETRY_PAUSES_MS) + 1
 
 TOPIC = b"pl/metz/d1/cmd/ping"
 
@@ -51,6 +54,18 @@ class Fakes:
         self.events.append((kind, detail))
 
 
+@pytest.fixture(autouse=True)
+def pauses(monkeypatch) -> list[int]:
+    """The board's asyncio.sleep_ms, recorded (no waiting: the test is about the order)."""
+    taken: list[int] = []
+
+    async def sleep_ms(ms):
+        taken.append(ms)
+        await asyncio.sleep(0)
+    monkeypatch.setattr(asyncio, "sleep_ms", sleep_ms, raising=False)
+    return taken
+
+
 def answer_to(ping_fails: int) -> tuple[list, list, Fakes]:
     fakes = Fakes()
     remote = Remote({"device": {"id": "d1", "site": "metz"}}, fakes, None, fakes, fakes, fakes, None)
@@ -79,14 +94,23 @@ def answer_to(ping_fails: int) -> tuple[list, list, Fakes]:
     return fakes.acks, fakes.events, fakes
 
 
-def test_a_command_short_of_memory_once_is_applied_with_the_clients_spare_run():
+def test_a_command_short_of_memory_once_is_applied_with_the_clients_spare_run(pauses):
     acks, events, client = answer_to(ping_fails=1)
     assert acks == [("c1", True, None)] and events == []
     assert client.spare_given_up == 1 and client.spare, "the spare run was not given up for it, or not taken again"
+    assert pauses == [0]
 
 
-@pytest.mark.parametrize("fails", [2, 5])
-def test_a_command_that_never_fits_is_refused_with_why_not_left_silent(fails):
+def test_a_command_short_of_memory_while_other_tasks_hold_the_heap_is_applied_after_pauses(pauses):
+    acks, events, client = answer_to(ping_fails=TRIES - 1)
+    assert acks == [("c1", True, None)] and events == []
+    assert pauses == list(remote_module.RETRY_PAUSES_MS) and sum(pauses) <= 2000, "pauses grow, within 2 s"
+    assert client.spare, "the spare run was not taken again"
+
+
+@pytest.mark.parametrize("fails", [TRIES, TRIES + 3])
+def test_a_command_that_never_fits_is_refused_with_why_not_left_silent(fails, pauses):
     acks, events, _ = answer_to(ping_fails=fails)
     assert acks == [("c1", False, "MemoryError: memory allocation failed, allocating 542 bytes")]
     assert events == [("command_failed", "MemoryError: memory allocation failed, allocating 542 bytes")]
+    assert len(pauses) == TRIES - 1
