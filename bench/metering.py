@@ -1,9 +1,9 @@
 """Issue 6 figures: heap held by the sensor drivers, metering and diagnostics
 (their modules, compiled to .mpy as on a board, and their objects for the
-esp32-devkitc board) on the real MicroPython interpreter -- the unix port, whose
-8-byte pointers overstate an ESP32's figure; heap a power-monitor read
-allocates; and, for each board type's lamp, flash writes per simulated day
-under the metering's save policy, with the most energy a power cut can lose.
+esp32-devkitc board) on the vboard's ESP32-shaped MicroPython interpreter;
+heap a power-monitor read allocates; and, for each board type's lamp, flash
+writes per simulated day under the metering's save policy, with the most
+energy a power cut can lose.
 The end-to-end figures (metered vs. real energy of a night, loss at a power
 cut) come from hil_tests/test_metering_diagnostics.py, which prints them."""
 import os
@@ -12,7 +12,7 @@ import tempfile
 from pathlib import Path
 
 from host_tools.boards import load_board_type
-from host_tools.firmware_build import build
+from host_tools.firmware_build import build_app
 from host_tools.paths import firmware_module
 from host_tools.vboard.board import micropython_binary
 
@@ -57,7 +57,7 @@ SAMPLE_MS = 1000
 def _heap(board: dict) -> tuple[int, int]:
     import json
     with tempfile.TemporaryDirectory() as tmp:
-        build(Path(tmp))
+        build_app(Path(tmp))   # the app's package, compiled, importable from MICROPYPATH
         run = subprocess.run([micropython_binary(), "-X", "heapsize=1m", "-c", HEAP_SCRIPT % json.dumps(board)],
                              env=dict(os.environ, MICROPYPATH=tmp), capture_output=True, text=True, timeout=120)
     line = [x for x in run.stdout.splitlines() if x.startswith("=>")]

@@ -30,9 +30,14 @@ class BrokerHook:
             for req in sorted(self.directory.glob("*.req")):
                 try:
                     self._load()
-                    req.with_suffix(".done").write_text("ok")
+                    said = "ok"
                 except Exception as e:  # told to the waiting command, which fails with it
-                    req.with_suffix(".done").write_text(f"{type(e).__name__}: {e}")
+                    said = f"{type(e).__name__}: {e}"
+                # whole or not at all: the command polls for .done and reads it at once,
+                # and a plain write_text creates the file empty before it writes "ok"
+                partial = req.with_suffix(".part")
+                partial.write_text(said)
+                partial.replace(req.with_suffix(".done"))
                 req.unlink()
 
     def __enter__(self):
