@@ -61,12 +61,11 @@ def network_first(cfg):
     from lampctl.mqtt import MQTTClient, tls_context
     dev, m = cfg["device"], cfg["mqtt"]
     ssl = tls_context(m["ca_file"], m.get("cert_file"), m.get("key_file")) if m.get("tls") else None
-    client = MQTTClient(dev["id"], m["host"], m["port"], m.get("username"), m.get("password"),
-                        keepalive_s=m.get("keepalive_s", config.KEEPALIVE_S), ssl=ssl,
-                        server_hostname=m["host"] if ssl else None,
-                        will_topic=topics.root(dev["site"], dev["id"]) + "/status",
-                        max_msg=m.get("max_message", 2048), resolve=_resolver(m["host"]))
-    return client
+    return MQTTClient(dev["id"], m["host"], m["port"], m.get("username"), m.get("password"),
+                      keepalive_s=m.get("keepalive_s", config.KEEPALIVE_S), ssl=ssl,
+                      server_hostname=m["host"] if ssl else None,
+                      will_topic=topics.root(dev["site"], dev["id"]) + "/status",
+                      max_msg=m.get("max_message", 2048), resolve=_resolver(m["host"]))
 
 
 def connect(cfg, ctl, sensing, events, fed, client):

@@ -2,7 +2,6 @@
 # Every command is answered on `ack`, bad ones included; a command that fails
 # validation changes nothing; a repeated id is acknowledged, not applied twice.
 import asyncio
-import gc
 import json
 import time
 
