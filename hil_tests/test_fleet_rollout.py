@@ -81,6 +81,9 @@ def test_three_percent_refusing_halts_at_two_then_resumes_after_the_fix(bed, run
 def test_killed_mid_wave_and_restarted_sends_nothing_twice_and_misses_nobody_then_rolls_back(
         bed, running_collector, tmp_path):
     devices = members(bed)
+    fleet_json(bed, "command", "--site", SITE, "--district", DISTRICT, *broker_args(bed, "operator"), "program",
+               json.dumps({"program": B}))                         # where the lamps start, run alone or not
+    settles(bed, devices, {d: programs.digest(B) for d in devices})
     special = devices[:5]                                          # these had another program before
     fleet_json(bed, "command", "--site", SITE, "--board", ",".join(special), *broker_args(bed, "operator"), "program",
                json.dumps({"program": OLD}))

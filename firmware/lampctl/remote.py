@@ -104,15 +104,18 @@ class Remote:
     def _failed(self, topic, payload, e):
         """A message that could not be handled: reported, and a command refused
         with why, so the fleet waiting for its answer hears one."""
-        why = "%s: %s" % (type(e).__name__, e)
-        self.events.emit("command_failed", None, detail=why)
-        if topic == self._presence_b:
-            return
         try:
-            cmd_id = json.loads(payload).get("id")
-        except Exception:  # no id to answer to: the event says it
-            return
-        self.uplink.ack(cmd_id, False, why)
+            why = "%s: %s" % (type(e).__name__, e)
+            self.events.emit("command_failed", None, detail=why)
+            if topic == self._presence_b:
+                return
+            try:
+                cmd_id = json.loads(payload).get("id")
+            except Exception:  # no id to answer to: the event says it
+                return
+            self.uplink.ack(cmd_id, False, why)
+        except MemoryError:
+            pass  # no room even to say why: the fleet hears no answer and asks again
 
     # --- commands ---------------------------------------------------------------
     async def _command(self, topic, payload, token=None):

@@ -66,8 +66,9 @@ def pauses(monkeypatch) -> list[int]:
     return taken
 
 
-def answer_to(ping_fails: int) -> tuple[list, list, Fakes]:
-    fakes = Fakes()
+def answer_to(ping_fails: int, ids=("c1",), fakes: Fakes | None = None) -> tuple[list, list, Fakes]:
+    """Pings with these ids, the first `ping_fails` of their tries short of heap."""
+    fakes = fakes or Fakes()
     remote = Remote({"device": {"id": "d1", "site": "metz"}}, fakes, None, fakes, fakes, fakes, None)
     calls = {"n": 0}
     apply = remote._apply
@@ -80,17 +81,18 @@ def answer_to(ping_fails: int) -> tuple[list, list, Fakes]:
 
     remote._apply = short_of_memory
 
-    async def one_message():
+    async def messages():
         task = asyncio.ensure_future(remote.run())
-        remote.inbox.append((TOPIC, b'{"id": "c1"}', None))
+        for cmd_id in ids:
+            remote.inbox.append((TOPIC, b'{"id": "%s"}' % cmd_id.encode(), None))
         remote.wake.set()
         for _ in range(100):
             await asyncio.sleep(0.01)
-            if fakes.acks:
+            if any(a[0] == ids[-1] for a in fakes.acks) or task.done():
                 break
         task.cancel()
 
-    asyncio.run(one_message())
+    asyncio.run(messages())
     return fakes.acks, fakes.events, fakes
 
 
@@ -114,3 +116,15 @@ def test_a_command_that_never_fits_is_refused_with_why_not_left_silent(fails, pa
     assert acks == [("c1", False, "MemoryError: memory allocation failed, allocating 542 bytes")]
     assert events == [("command_failed", "MemoryError: memory allocation failed, allocating 542 bytes")]
     assert len(pauses) == TRIES - 1
+
+
+class NoRoomToSayWhy(Fakes):
+    def emit(self, kind, code, detail=None):
+        raise MemoryError("memory allocation failed, allocating 104 bytes")
+
+
+def test_a_command_that_cannot_even_be_refused_leaves_the_command_task_answering_the_next(pauses):
+    # a 1,000-command burst at 96 KB: the refusal's event found no room and the
+    # command task died with it; the board never answered a command again
+    acks, _, _ = answer_to(ping_fails=TRIES, ids=("c1", "c2"), fakes=NoRoomToSayWhy())
+    assert acks == [("c2", True, None)]
