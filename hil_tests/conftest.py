@@ -28,6 +28,8 @@ def pytest_addoption(parser):
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "soak: a long run, only with --soak")
+    config.addinivalue_line("markers", "on_every_broker: a fleet test that also runs on the RabbitMQ cluster bed "
+                                       "(the others run on Mosquitto only, as the cluster's acceptance needs no more)")
     for cap, what in CAPABILITIES.items():
         config.addinivalue_line("markers", f"{marker(cap)}: the rig must {what}")
 
@@ -43,6 +45,7 @@ def _rig_class(config):
 # First, so the groups are on the items before xdist names them (`--dist loadgroup`).
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config, items):
+    _fleet_tests_on_their_brokers(config, items)
     if config.pluginmanager.hasplugin("xdist"):   # the serial bench runs without it (-p no:xdist)
         _one_worker_per_shared_fixture(items)
     rig = _rig_class(config)
@@ -58,6 +61,15 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.skip(reason=reason(rig.target, missing)))
 
 
+def _fleet_tests_on_their_brokers(config, items):
+    """The fleet bed's tests on Mosquitto; on the cluster bed, only those marked on_every_broker."""
+    off = [i for i in items if getattr(i, "callspec", None) and i.callspec.params.get("bed") == "rabbitmq-cluster"
+           and i.get_closest_marker("on_every_broker") is None]
+    if off:
+        config.hook.pytest_deselected(items=off)
+        items[:] = [i for i in items if i not in off]
+
+
 def _one_worker_per_shared_fixture(items):
     """Under pytest-xdist (`--dist loadgroup`), the tests that share a session-
     scoped fixture (the simulated district, say) run on one worker, whatever
@@ -69,8 +81,10 @@ def _one_worker_per_shared_fixture(items):
             continue
         shared = [d[-1] for d in defs.name2fixturedefs.values() if d[-1].baseid]
         session = sorted(d.argname for d in shared if d.scope == "session")
-        if session:
-            item.add_marker(pytest.mark.xdist_group("session:" + session[0]))
+        if session:   # one group per instance of a parametrised one (a bed per broker)
+            params = getattr(item, "callspec", None)
+            instance = f"[{params.params[session[0]]}]" if params and session[0] in params.params else ""
+            item.add_marker(pytest.mark.xdist_group("session:" + session[0] + instance))
         elif any(d.scope in ("module", "package") for d in shared):
             item.add_marker(pytest.mark.xdist_group(item.module.__name__))
 

@@ -6,12 +6,14 @@ tests run on another broker (e.g. a RabbitMQ cluster: add its factory here). A
 factory takes (inventory, directory) and returns an object with `host`,
 `port` (where boards connect), `fleet_host`, `fleet_port` (where fleet tools
 connect: another node of a cluster), `start()`, `stop()`, `restart()` and
-`reload(inventory)` (the accounts and ACL again from the inventory) and
-`provision_args()` (the `pilotlight provision` options that load a board's
-account into it)."""
+`reload(inventory)` (the accounts and ACL again from the inventory),
+`retains_for_fleet` (whether fleet tools read the boards' retained messages) and
+`provisioning(db)` (a context giving the `pilotlight provision` options that
+load each board's account into it before the board's self-test)."""
 from __future__ import annotations
 
 import atexit
+import contextlib
 import fcntl
 import json
 import os
@@ -25,7 +27,8 @@ from pathlib import Path
 
 import pytest
 
-from host_tools.broker import credentials
+from hil_tests.support.broker_hook import BrokerHook
+from host_tools.broker import credentials, rabbitmq
 from host_tools.broker.local import local_broker
 from host_tools.broker.rabbitmq import RabbitCluster
 from host_tools.fleet.sim.enrol import enrol
@@ -44,6 +47,8 @@ VBOARDS = 5
 class MosquittoBed:
     """The fleet's generated Mosquitto, with persistence (retained messages
     survive its restart, as on a production broker)."""
+
+    retains_for_fleet = True   # a collector that starts reads every board's retained status and state
 
     def __init__(self, inv, directory: Path):
         self.broker = local_broker(inv, directory)
@@ -64,9 +69,10 @@ class MosquittoBed:
     def reload(self, inv):
         self.broker.reload(inv)
 
-    def provision_args(self) -> list[str]:
-        """How `pilotlight provision` gets each board's account into this broker before the self-test."""
-        return ["--broker-dir", str(self.broker.files.directory), "--broker-reload", f"kill -HUP {self.broker.proc.pid}"]
+    def provisioning(self, db: Path):
+        """Its own files and a SIGHUP: nothing to serve while provisioning runs."""
+        return contextlib.nullcontext(["--broker-dir", str(self.broker.files.directory),
+                                       "--broker-reload", f"kill -HUP {self.broker.proc.pid}"])
 
 
 class RabbitClusterBed:
@@ -78,6 +84,7 @@ class RabbitClusterBed:
     broker goes away and comes back)."""
 
     _cluster: RabbitCluster | None = None
+    retains_for_fleet = False   # retained messages stay on node 0 (docs/scale.md)
 
     def __init__(self, inv, directory: Path):
         cluster = self.shared(directory)
@@ -131,13 +138,24 @@ class RabbitClusterBed:
     def reload(self, inv):
         self._cluster.load(inv, prune=False)       # beside other beds' accounts
 
+    @contextlib.contextmanager
+    def provisioning(self, db: Path):
+        """The cluster runs in this process: provisioning asks it through a hook."""
+        def load():
+            with open_inventory(db) as inv:
+                self.reload(inv)
+        with BrokerHook(db.parent / "broker-hook", load) as hook:
+            yield ["--broker-reload", hook.command]
+
 
 BROKERS = {"mosquitto": MosquittoBed, "rabbitmq-cluster": RabbitClusterBed}
 
 
 def broker_kinds() -> list[str]:
-    """$PILOTLIGHT_FLEET_BROKERS (comma-separated) picks the brokers to run the fleet tests on."""
-    return [k for k in os.environ.get("PILOTLIGHT_FLEET_BROKERS", "mosquitto").split(",") if k]
+    """$PILOTLIGHT_FLEET_BROKERS (comma-separated) picks the brokers to run the fleet tests on;
+    by default Mosquitto, and the RabbitMQ cluster where it is installed (make setup)."""
+    default = "mosquitto,rabbitmq-cluster" if rabbitmq.available() else "mosquitto"
+    return [k for k in os.environ.get("PILOTLIGHT_FLEET_BROKERS", default).split(",") if k]
 
 
 @dataclass
@@ -216,12 +234,13 @@ def add_vboards(bed: FleetBed, count: int) -> None:
     for vb in bed.vboards:
         with vb.control() as c:
             c.set_clock(NIGHT)
-    run = subprocess.run([sys.executable, "-m", "host_tools", "provision", "--vboards", "--home", str(bed.rig.home),
-                          "--db", str(bed.db), "--board-type", "esp32-devkitc", "--street", VBOARD_STREET,
-                          "--broker-host", bed.broker.host, "--broker-port", str(bed.broker.port),
-                          "--wifi-ssid", "METZ-LIGHTS", "--json", *getattr(bed.broker, "provision_args", list)()],
-                         capture_output=True, text=True, timeout=300,
-                         env=dict(os.environ, PILOTLIGHT_WIFI_KEY="bed-wifi-key", COLUMNS="200"))
+    with bed.broker.provisioning(bed.db) as loading:
+        run = subprocess.run([sys.executable, "-m", "host_tools", "provision", "--vboards", "--home", str(bed.rig.home),
+                              "--db", str(bed.db), "--board-type", "esp32-devkitc", "--street", VBOARD_STREET,
+                              "--broker-host", bed.broker.host, "--broker-port", str(bed.broker.port),
+                              "--wifi-ssid", "METZ-LIGHTS", "--json", *loading],
+                             capture_output=True, text=True, timeout=300,
+                             env=dict(os.environ, PILOTLIGHT_WIFI_KEY="bed-wifi-key", COLUMNS="200"))
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
     with open_inventory(bed.db) as inv:
         bed.broker.reload(inv)
@@ -307,6 +326,10 @@ def bed(request, tmp_path_factory):
 @pytest.fixture(scope="session")
 def collecting(bed):
     c = Collecting(bed)
+    if not bed.broker.retains_for_fleet:   # a cold start: the boards say where they are
+        wait_for(lambda: status(bed)["summary"]["online"], 60, 0.5, "the collector hearing live uplinks")
+        fleet_json(bed, "command", "--site", SITE, "--all", *broker_args(bed, "operator"), "ping",
+                   json.dumps({"state": True}), "--timeout", "30")
     wait_for(lambda: status(bed)["summary"]["online"] == LAMPS + VBOARDS, 90, 1, "every lamp online in fleet status")
     yield c
     c.stop()

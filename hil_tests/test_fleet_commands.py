@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from hil_tests.fleet_bed import SITE, broker_args, fleet_json, pilotlight, status, wait_for
 from host_tools.fleet.sim.injection import Injection
 
@@ -26,6 +28,7 @@ def district_devices(bed, slug):
     return [b["device_id"] for b in status(bed, "--district", slug)["boards"]]
 
 
+@pytest.mark.on_every_broker
 def test_a_district_command_reports_every_board_once_as_the_simulator_behaved(bed, running_collector):
     bed.sim.inject([Injection("refuse", 0.02, "level"), Injection("silent", 0.01, "level")], seed=7)
     try:

@@ -11,6 +11,8 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 from hil_tests.fleet_bed import SITE, broker_args, fleet_json, pilotlight, program_hashes, status, wait_for
 from host_tools.fleet import programs, rollout_store
 from host_tools.fleet.sim.injection import Injection
@@ -55,6 +57,7 @@ def test_dry_run_prints_the_plan_and_sends_nothing(bed, tmp_path):
     assert all(h != programs.digest(B) for h in hashes_of(bed, members(bed)).values())
 
 
+@pytest.mark.on_every_broker
 def test_three_percent_refusing_halts_at_two_then_resumes_after_the_fix(bed, running_collector, tmp_path):
     devices = members(bed)
     fleet_json(bed, "command", "--site", SITE, "--district", DISTRICT, *broker_args(bed, "operator"), "program",

@@ -9,6 +9,8 @@ import signal
 import subprocess
 import sys
 
+import pytest
+
 from hil_tests.support.lamp import duty_at
 from hil_tests.fleet_bed import LAMPS, SITE, VBOARDS, status, wait_for
 
@@ -17,6 +19,7 @@ def by_device(report: dict) -> dict[str, dict]:
     return {b["device_id"]: b for b in report["boards"]}
 
 
+@pytest.mark.on_every_broker
 def test_every_lamp_is_shown_online_on_its_pole_in_street_order(bed, running_collector):
     report = status(bed)
     assert report["summary"]["boards"] == LAMPS + VBOARDS and report["summary"]["online"] == LAMPS + VBOARDS

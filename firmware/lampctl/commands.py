@@ -143,8 +143,13 @@ def _lamp_replaced(c):
 
 
 def _ping(c):
-    _fields(c, ())
-    return {}
+    # state: true also sends the state again, for a fleet tool that starts with no
+    # retained one to read (the other node of a RabbitMQ cluster keeps none for it)
+    _fields(c, ("state",))
+    state = c.get("state", False)
+    if not isinstance(state, bool):
+        raise ValueError("state: expected true or false, got %s" % _kind_name(state))
+    return {"state": state}
 
 
 def _ota(c):

@@ -176,6 +176,8 @@ class Remote:
             except OSError as e:
                 raise ValueError("lamp_replaced: counters not saved (%s)" % e)
         elif name == "ping":
+            if cmd["state"]:
+                self.uplink.last_state = None  # sent again next turn
             return {"pong": ctl.utc()}
         elif name == "ota":
             from lampctl import release

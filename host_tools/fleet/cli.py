@@ -219,8 +219,10 @@ def command(ctx, site, board, street, district, group, everything, offline, faul
       pilotlight fleet command --site metz --street "Rue A" program '{"program": {...}}'
       pilotlight fleet command --site metz --all --offline ping
       pilotlight fleet command --site metz --board 240ac4a1b2c3 identify '{"duration_s": 60}'
+      pilotlight fleet command --site metz --all ping '{"state": true}'   # every board sends its state again
 
-    The command is checked with the firmware's own rules before it is sent.
+    The last one gives a collector that started with no retained state to read
+    (on a RabbitMQ cluster) the whole picture. The command is checked with the firmware's own rules before it is sent.
     Exit codes: 0 every board ok, 1 some refused or silent, 3 refused here.
     """
     from .commander import Commander, check

@@ -58,6 +58,7 @@ MALFORMED = [
     ("time", b'{"id": "c5", "utc": 1000}', "utc: 1000 is out of range [1704067200, 4102444800]", "c5"),
     ("time", b'{"id": "c5", "utc": "2026-01-01"}', "utc: expected an integer, got a string", "c5"),
     ("ping", b'{"id": "c6", "echo": 1}', "echo: unexpected field", "c6"),
+    ("ping", b'{"id": "c6", "state": 1}', "state: expected true or false, got a number", "c6"),
     ("ota", b'{"id": "c7", "url": "http://x"}', "url: unexpected field", "c7"),
     ("ota", b'{"id": "c7", "version": "1.2", "sha256": "abababababababababababababababababababababababababababababababab"}', "manifest: missing", "c7"),
     ("ota", b'{"id": "c7", "version": "1.2", "manifest": "ftp://rel.example/7/manifest.json", "sha256": "abababababababababababababababababababababababababababababababab"}',
@@ -90,7 +91,8 @@ def test_valid_commands_are_normalised_with_defaults():
     assert parse("identify", b'{"id": "b"}') == {"cmd": "identify", "id": "b", "duration_s": 30}
     assert parse("reboot", b'{"id": "c"}')["delay_s"] == 0
     assert parse("time", b'{"id": "d", "utc": 1790000000}')["utc"] == 1790000000
-    assert parse("ping", b'{"id": "e"}') == {"cmd": "ping", "id": "e"}
+    assert parse("ping", b'{"id": "e"}') == {"cmd": "ping", "id": "e", "state": False}
+    assert parse("ping", b'{"id": "e", "state": true}')["state"] is True
     cfg = parse("config", b'{"id": "f", "set": {"presence_level": 90, "tz": "CET-1CEST,M3.5.0,M10.5.0/3"}}')
     assert cfg["set"] == {"presence_level": 90, "tz": "CET-1CEST,M3.5.0,M10.5.0/3"}
     prog = parse("program", b'{"id": "g", "program": {"id": "night-dim", "steps": [{"at": "sunset", "level": 100}, '

@@ -228,6 +228,8 @@ class SimLamp:
         elif name == "time":
             self.clock_offset = cmd["utc"] - int(time.time())
         elif name == "ping":
+            if cmd["state"]:
+                self.last_state = None   # published again after the ack
             return {"pong": self.utc()}
         elif name == "lamp_replaced":
             was = {"burn_h_was": round(self.burn_h, 3), "cycles_was": self.cycles}
