@@ -83,7 +83,8 @@ def _one_worker_per_shared_fixture(items):
         session = sorted(d.argname for d in shared if d.scope == "session")
         if session:   # one group per instance of a parametrised one (a bed per broker)
             params = getattr(item, "callspec", None)
-            instance = f"[{params.params[session[0]]}]" if params and session[0] in params.params else ""
+            # no "]" in a group name: xdist takes what follows "@" for the group only after the id's last "]"
+            instance = f":{params.params[session[0]]}" if params and session[0] in params.params else ""
             item.add_marker(pytest.mark.xdist_group("session:" + session[0] + instance))
         elif any(d.scope in ("module", "package") for d in shared):
             item.add_marker(pytest.mark.xdist_group(item.module.__name__))

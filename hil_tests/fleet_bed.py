@@ -326,13 +326,15 @@ def bed(request, tmp_path_factory):
 @pytest.fixture(scope="session")
 def collecting(bed):
     c = Collecting(bed)
-    if not bed.broker.retains_for_fleet:   # a cold start: the boards say where they are
-        wait_for(lambda: status(bed)["summary"]["online"], 60, 0.5, "the collector hearing live uplinks")
-        fleet_json(bed, "command", "--site", SITE, "--all", *broker_args(bed, "operator"), "ping",
-                   json.dumps({"state": True}), "--timeout", "30")
-    wait_for(lambda: status(bed)["summary"]["online"] == LAMPS + VBOARDS, 90, 1, "every lamp online in fleet status")
-    yield c
-    c.stop()
+    try:
+        if not bed.broker.retains_for_fleet:   # a cold start: the boards say where they are
+            wait_for(lambda: status(bed)["summary"]["online"], 60, 0.5, "the collector hearing live uplinks")
+            fleet_json(bed, "command", "--site", SITE, "--all", *broker_args(bed, "operator"), "ping",
+                       json.dumps({"state": True}), "--timeout", "30")
+        wait_for(lambda: status(bed)["summary"]["online"] == LAMPS + VBOARDS, 90, 1, "every lamp online in fleet status")
+        yield c
+    finally:
+        c.stop()   # a failed start leaves no collector behind
 
 
 @pytest.fixture
