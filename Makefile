@@ -6,7 +6,7 @@ STUBS  := micropython-esp32-stubs==1.29.0.post1 micropython-stdlib-stubs==1.29.0
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: setup demo test check bench clean hil-serial hil-soak
+.PHONY: setup demo test check bench clean hil-serial hil-soak test-cluster
 
 setup: $(VENV)/.installed typings/.installed
 	@command -v mosquitto >/dev/null || [ -x /usr/sbin/mosquitto ] || { \
@@ -45,6 +45,11 @@ test: setup check
 # The whole HIL suite on the serial target, vboards standing in for the bench.
 hil-serial: setup
 	$(PY) -m hil_tests.rig.vboard_bench --boards 6 -- --junitxml=build/junit-serial.xml
+
+# The fleet acceptance on the 2-node RabbitMQ cluster: status, a district command,
+# a staged roll-out, 5 vboards and 2,000 simulated lamps on node 0, the tools on node 1.
+test-cluster: setup
+	PILOTLIGHT_FLEET_BROKERS=rabbitmq-cluster $(PY) -m pytest -m on_every_broker hil_tests --junitxml=build/junit-cluster.xml
 
 # A simulated week on one board, in compressed time (nights, outages, commands, a power cut a night).
 hil-soak: setup

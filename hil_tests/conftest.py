@@ -28,8 +28,8 @@ def pytest_addoption(parser):
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "soak: a long run, only with --soak")
-    config.addinivalue_line("markers", "on_every_broker: a fleet test that also runs on the RabbitMQ cluster bed "
-                                       "(the others run on Mosquitto only, as the cluster's acceptance needs no more)")
+    config.addinivalue_line("markers", "on_every_broker: a fleet test of the cluster's acceptance: it runs on the "
+                                       "RabbitMQ cluster bed too (make test-cluster); the others on Mosquitto only")
     for cap, what in CAPABILITIES.items():
         config.addinivalue_line("markers", f"{marker(cap)}: the rig must {what}")
 

@@ -1,7 +1,7 @@
 """The city's broker: a 2-node RabbitMQ cluster with the MQTT plugin, started by the
 tools, with users and topic permissions generated from the inventory. Boards on
-node 0, the fleet on node 1. (The fleet acceptance runs on it too: the fleet
-tests marked on_every_broker, see hil_tests/fleet_bed.py.)"""
+node 0, the fleet on node 1. (The fleet acceptance runs on it too: `make
+test-cluster`, see hil_tests/fleet_bed.py.)"""
 import json
 import signal
 import socket
