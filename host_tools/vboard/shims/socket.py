@@ -39,9 +39,19 @@ def _check():
         raise OSError(113)  # EHOSTUNREACH: the link is down, or no interface is up
 
 
+# lwIP's send buffer on the esp32 port (CONFIG_LWIP_TCP_SND_BUF_DEFAULT, 4 segments
+# of 1,440 bytes); Linux doubles what it is asked for. The host's own buffer is
+# hundreds of KB: a burst the chip's stack refuses would vanish into it, and the
+# bytes that wait in the app's heap (asyncio's out_buf) would never show.
+_SO_SNDBUF = 7   # Linux's number: MicroPython's socket module does not name it
+_LWIP_SND_BUF = 5760
+
+
 def socket(af=AF_INET, type=SOCK_STREAM, proto=0):
     _check()
     s = usocket.socket(af, type, proto)
+    if type == SOCK_STREAM:
+        s.setsockopt(SOL_SOCKET, _SO_SNDBUF, _LWIP_SND_BUF // 2)
     if len(_open) > 16:
         _open[:] = [x for x in _open if _alive(x)]
     _open.append(s)
