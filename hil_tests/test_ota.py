@@ -211,15 +211,6 @@ def test_a_new_app_that_fails_its_probation_is_rolled_back(rig, tmp_path, broker
         server.stop()
 
 
-def _console_shows(c, text, timeout=60.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if text in c.console(0)[0]:
-            return
-        time.sleep(0.05)
-    raise TimeoutError(f"the console never showed {text!r}")
-
-
 def _on_flash(board, suffix, predicate, timeout=30.0):
     """The size of the board's file ending in `suffix` once predicate(size) holds, read
     from its flash as a power cut would leave it (LittleFS keeps only synced data)."""
@@ -256,7 +247,7 @@ def test_power_cuts_during_the_download_and_the_switch(rig, tmp_path, broker, st
         # a: cut once part of ballast.mpy is on its flash (synced every 4 KB), not all of it
         kept = _on_flash(a, "lampctl/ballast.mpy", lambda n: 0 < n < big.stat().st_size)
         ca.power_cut()
-        _console_shows(cb, '"percent": 100')
+        cb.wait_console('"percent": 100', timeout=60.0, interval=0.05)
         cb.power_cut()  # b: all verified, the pointer being switched
         for c in (ca, cb):
             c.power_on()

@@ -89,13 +89,13 @@ class VBoardClient:
         reply = self.call("console", since=since)
         return reply["text"], reply["next"]
 
-    def wait_console(self, text: str, since: int = 0, timeout: float = 20.0) -> None:
+    def wait_console(self, text: str, since: int = 0, timeout: float = 20.0, interval: float = 0.002) -> None:
         """Until the board prints `text` (on its console from byte `since` on)."""
         deadline = time.monotonic() + timeout
         while text not in self.console(since)[0]:
             if time.monotonic() > deadline:
                 raise TimeoutError(f"vboard {self.name}: never printed {text!r} in {timeout}s")
-            time.sleep(0.002)
+            time.sleep(interval)
 
     def wait_for(self, predicate, timeout: float = 10.0, interval: float = 0.05, what: str = "condition"):
         """Poll the board's status until predicate(status) is truthy."""
