@@ -298,8 +298,9 @@ class Collecting:
         self.proc = self._start()
 
     def _start(self) -> subprocess.Popen:
+        queue = [] if self.bed.broker.retains_for_fleet else ["--queue"]   # what happens while it is away waits
         return subprocess.Popen([sys.executable, "-m", "host_tools", "fleet", "--db", str(self.bed.db), "collect",
-                                 "--site", SITE, *broker_args(self.bed, self.bed.monitor[0])],
+                                 "--site", SITE, *broker_args(self.bed, self.bed.monitor[0]), *queue],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
 
     def ensure(self) -> "Collecting":

@@ -85,11 +85,12 @@ def test_vboards_show_what_their_lamps_do_and_their_power_cuts(bed, running_coll
     assert all(by_device(status(bed))[vb.unique_id]["reset_causes"].get("power_on") for vb in cut)
 
 
+@pytest.mark.on_every_broker
 def test_collector_killed_and_restarted_sees_what_happened_meanwhile(bed, running_collector):
     running_collector.proc.send_signal(signal.SIGKILL)
     running_collector.proc.wait(10)
     dead = bed.sim_devices[300:310]
-    bed.sim.power(dead, False)            # while nobody collects: only the retained Wills tell
+    bed.sim.power(dead, False)            # while nobody collects: the retained Wills tell, or the queue
     bed.sim.fault(bed.sim_devices[400:403], "lamp_failed")
     running_collector.ensure()
     wait_for(lambda: {b["device_id"] for b in status(bed, "--offline")["boards"]} == set(dead), 30, 0.5,

@@ -55,12 +55,18 @@ def fleet(ctx, db):
 @site_option
 @with_broker
 @click.option("--account", default="monitor", show_default=True, help="Fleet account (a monitor is enough).")
+@click.option("--queue", is_flag=True,
+              help="Keep a persistent session (QoS 1): what the boards send while the collector is away, "
+                   "their Wills above all, waits at the broker. For a RabbitMQ cluster, whose retained "
+                   "messages never reach the collector; not for Mosquitto (its retained messages do that, "
+                   "and its per-client queue is too short for a district).")
 @click.pass_context
-def collect(ctx, site, host, port, account):
+def collect(ctx, site, host, port, account, queue):
     """Keep every board's view in the inventory until stopped (Ctrl-C, SIGTERM, SIGHUP).
 
     \b
       pilotlight fleet collect --site metz --port 1883 --account monitor
+      pilotlight fleet collect --site metz --port 1884 --queue          on a RabbitMQ cluster
     """
     from .collector import Collector
     with open_db(ctx) as inv:
@@ -68,9 +74,10 @@ def collect(ctx, site, host, port, account):
             user, password = fleet_login(inv, account)
         except Exception as e:  # noqa: BLE001 - a clear line, not a traceback
             fail(str(e))
-    collector = Collector(ctx.obj["db"], site, host, port, user, password)
+    collector = Collector(ctx.obj["db"], site, host, port, user, password, queue=queue)
     stop = stop_event()   # SIGTERM and SIGHUP stop it as Ctrl-C does: cleanly
-    err.print(f"collecting pl/{site}/+/+ from {host}:{port} as {user}; Ctrl-C stops")
+    kept = f", session {collector.client_id} kept at the broker" if queue else ""
+    err.print(f"collecting pl/{site}/+/+ from {host}:{port} as {user}{kept}; Ctrl-C stops")
     collector.run(stop)
     err.print(f"stopped after {collector.received} messages")
 

@@ -17,10 +17,19 @@ Its MQTT client is host_tools.fleet.mqtt_async (the simulator's), not paho: on
 the same burst of 30,000 messages from 10,000 lamps (bench/fleet.py) both took
 in 11,000-17,000 msg/s, the asyncio client with about a fifth less CPU.
 
-Subscriptions are QoS 0: a QoS 1 subscriber's queue at the broker is bounded
-(max_queued_messages), and a district's burst after a broker restart overflows
-it; QoS 0 to a connected subscriber is not queued that way. Messages that do get
-lost between board and fleet show as seq gaps."""
+Subscriptions are QoS 0 by default: a QoS 1 subscriber's queue at Mosquitto is
+bounded (max_queued_messages), and a district's burst after a broker restart
+overflows it; QoS 0 to a connected subscriber is not queued that way. Messages
+that do get lost between board and fleet show as seq gaps.
+
+With `queue=True` the collector keeps a persistent session (clean session off,
+QoS 1, a client id of its own per site) instead: what the boards send while it
+is away waits at the broker, a Will above all. That is for brokers whose
+retained messages never reach a wildcard subscriber (RabbitMQ, docs/scale.md),
+where the retained picture cannot tell a restarted collector who died meanwhile.
+A message is acknowledged once the collector has taken it in, before its next
+flush to the database: a collector killed outright loses at most one flush
+interval (`flush_s`) of what it had taken."""
 from __future__ import annotations
 
 import asyncio
@@ -53,8 +62,10 @@ def _tls_context(tls: dict) -> ssl.SSLContext:
 
 class Collector:
     def __init__(self, db: Path, site: str, host: str, port: int, username: str, password: str,
-                 tls: dict | None = None, flush_s: float = 0.5):
+                 tls: dict | None = None, flush_s: float = 0.5, queue: bool = False):
         self.db, self.site = Path(db), site
+        self.queue = queue
+        self.client_id = f"{username}.collect.{site}" if queue else username   # the session's name at the broker
         self.host, self.port = host, port
         self.flush_s = flush_s
         with open_inventory(self.db) as inv:
@@ -104,8 +115,8 @@ class Collector:
         backoff = 0.5
         while True:
             lost = asyncio.Event()
-            client = AsyncMQTT(self.username, self.host, self.port, self.username, self.password, keepalive_s=30,
-                               clean_session=True, ssl=self.ssl, on_message=self._on_message, on_lost=lost.set)
+            client = AsyncMQTT(self.client_id, self.host, self.port, self.username, self.password, keepalive_s=30,
+                               clean_session=not self.queue, ssl=self.ssl, on_message=self._on_message, on_lost=lost.set)
             self._uptime = asyncio.get_running_loop().create_future()
             try:
                 await client.connect()
@@ -126,7 +137,7 @@ class Collector:
                 for delay in RESYNC_AFTER_S:
                     asyncio.get_running_loop().call_later(delay, self._resync, client)
             try:
-                await client.subscribe([(f"pl/{self.site}/+/+", 0)])
+                await self._subscribe(client)
             except ConnectionError:
                 continue
             self.subscribed.set()
@@ -137,7 +148,10 @@ class Collector:
     def _resync(self, client: AsyncMQTT) -> None:
         """Subscribe again: the broker sends every retained status and state anew."""
         if client.connected:
-            asyncio.ensure_future(client.subscribe([(f"pl/{self.site}/+/+", 0)]))
+            asyncio.ensure_future(self._subscribe(client))
+
+    def _subscribe(self, client: AsyncMQTT):
+        return client.subscribe([(f"pl/{self.site}/+/+", 1 if self.queue else 0)])
 
     def _on_message(self, topic: str, payload: bytes, retained: bool) -> None:
         if topic == UPTIME_TOPIC:
