@@ -20,6 +20,9 @@ class Events:
         self.queue.append(fields)
         print("pl event", json.dumps(fields))
 
-    def take(self):
-        items, self.queue = self.queue, []
-        return items
+    def first(self):
+        """The oldest event, left queued until drop_first(): one that finds no room to go stays."""
+        return self.queue[0] if self.queue else None
+
+    def drop_first(self):
+        self.queue.pop(0)

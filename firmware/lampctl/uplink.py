@@ -42,11 +42,13 @@ class Uplink:
         self.config_hash = config_hash(cfg)
 
     def _stamp(self, body, ts=None):
-        self.seq += 1
         body["boot"] = self.boot
-        body["seq"] = self.seq
+        body["seq"] = self.seq + 1
         body["ts"] = ts if ts is not None else self.ctl.utc()
         return json.dumps(body, separators=(",", ":"))  # no spaces: ~10 % of a lamp's daily bytes
+
+    def _sent(self):
+        self.seq += 1  # only once the uplink is handed on: a MemoryError on the way leaves no seq gap
 
     def send(self, kind, body, ts=None):
         """event/tele: handed to the client now if online and nothing older
@@ -60,12 +62,14 @@ class Uplink:
                 self.outbox.put(EVENT if kind == "event" else TELE, payload)
             except ValueError:  # longer than an outbox record: counted, never fatal
                 self.oversize += 1
+        self._sent()
 
     def _launch(self, kind, payload, retain=False, qos=1):
         # The client keeps a QoS 1 message queued across a reconnect, so the
-        # PUBACK is awaited in a task of its own, not by the producer.
-        self.flying += 1
+        # PUBACK is awaited in a task of its own, not by the producer. Counted
+        # once the task exists: a MemoryError making it must not leave a phantom.
         asyncio.create_task(self._publish(self.root + "/" + kind, payload, retain, qos))
+        self.flying += 1
 
     async def _publish(self, topic, payload, retain, qos):
         try:
@@ -91,6 +95,7 @@ class Uplink:
         body.update(extra)
         if self.client.connected:
             self._launch("ack", self._stamp(body), qos=1 if self.flying < ACK_QOS1_MAX else 0)
+            self._sent()
 
     def state(self):
         body = self.ctl.snapshot()
@@ -151,15 +156,19 @@ class Uplink:
 
     def _turn(self, last_tele):
         """One turn of run(): events, the state if it changed, tele when due; the new last_tele."""
-        for e in self.events.take():
-            self.send("event", e, e.pop("ts"))
+        e = self.events.first()
+        while e is not None:
+            self.send("event", e, e["ts"])
+            self.events.drop_first()  # once sent or stored: a MemoryError leaves it for the next turn
+            e = self.events.first()
         if self.client.connected:
             st = self.state()
             # one state in the air at most: behind a burst's PUBACKs (in TCP) a state
             # a second piled up, each holding its task (a 96 KB heap fell to 8.4 KB free)
             if st != self.last_state and not self.stating:
-                self.stating = True
                 self._launch("state", self._stamp(dict(st)), retain=True)
+                self._sent()
+                self.stating = True
                 self.last_state = st
         # the interval is read at every turn: a `config` command changes it at once
         period = self.cfg["tele_interval_s"] * 1000

@@ -2,12 +2,14 @@
 # while the broker's PUBACKs wait behind the burst goes out one at a time, the
 # newest once the one before is acknowledged; it never piles up a publish (a
 # task holding its payload) a turn, which took a 96 KB board's heap from 16 to
-# 8 KB free in a 1,000-command burst.
+# 8 KB free in a 1,000-command burst. And a turn that finds no room for an
+# uplink (MemoryError) loses none: the next turn sends it, without a seq gap.
 import asyncio
 import os
 import sys
 import time
 
+from lampctl.events import Events
 from lampctl.uplink import Uplink
 
 WHERE = "/tmp/pilotlight-uplink-%s-%d" % (sys.implementation.name, time.time_ns())
@@ -45,8 +47,8 @@ class Lamp:
     def active(self):
         return []
 
-    def take(self):
-        return []
+    def first(self):
+        return None
 
 
 def _in_scratch_dir(test):
@@ -95,3 +97,70 @@ def test_a_state_changing_every_turn_behind_a_full_window_goes_one_at_a_time_the
         await asyncio.sleep(0)
         assert len(_states(client)) == 2 and '"level":45' in _states(client)[1], "not the newest state next"
     asyncio.run(burst())
+
+
+def _uplink(client, events):
+    lamp = Lamp()
+    up = Uplink({"tele_interval_s": 3600}, lamp, lamp, lamp, events, client, "pl/metz/d1")
+    up.state = lamp.snapshot
+    up.tele = lambda: {"heap_free": 1}
+    return up
+
+
+def _no_room_once(up, kind):
+    """The next `kind` uplink finds no room for its publishing task, as on a full heap."""
+    publish, failed = up._publish, []
+
+    def making(topic, *args):
+        if topic.endswith("/" + kind) and not failed:
+            failed.append(topic)
+            raise MemoryError("memory allocation failed, allocating 48 bytes")
+        return publish(topic, *args)
+    up._publish = making
+    return failed
+
+
+def _turn(up, last):
+    """One turn as Uplink.run takes it: a MemoryError ends the turn, not the task."""
+    try:
+        return up._turn(last), None
+    except MemoryError as e:
+        return last, e
+
+
+@_in_scratch_dir
+def test_a_turn_with_no_room_loses_no_event_and_leaves_no_seq_gap():
+    async def turns():
+        client, events = Client(), Events()
+        client.acked.set()
+        up = _uplink(client, events)
+        for n in range(3):
+            events.emit("motion", 1796000000 + n, n=n)
+        failed = _no_room_once(up, "event")
+        last, err = _turn(up, None)
+        assert err is not None and failed, "no MemoryError was made"
+        for _ in range(2):
+            last, err = _turn(up, last)
+            await asyncio.sleep(0)
+        sent = [p for t, p in client.sent if t.endswith("/event")]
+        assert ['"n":%d' % n in p for n, p in enumerate(sent)] == [True] * 3, sent
+        seqs = sorted(int(p.split('"seq":')[1].split(",")[0].rstrip("}")) for t, p in client.sent)
+        assert seqs == list(range(1, len(seqs) + 1)), "a seq gap: %r" % seqs
+        assert up.flying == 0, "a publish that never started is counted in the air"
+    asyncio.run(turns())
+
+
+@_in_scratch_dir
+def test_a_state_that_found_no_room_goes_out_the_next_turn():
+    async def turns():
+        client = Client()
+        client.acked.set()
+        up = _uplink(client, Events())
+        failed = _no_room_once(up, "state")
+        last, err = _turn(up, None)
+        assert err is not None and failed
+        await asyncio.sleep(0)
+        _turn(up, last)
+        await asyncio.sleep(0)
+        assert len(_states(client)) == 1, "the state never went: the board stays silent about its level"
+    asyncio.run(turns())
