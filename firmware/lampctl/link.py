@@ -81,21 +81,30 @@ class Link:
     async def run(self):
         delay = 1000
         while True:
+            try:
+                delay = await self._round(delay)
+            except MemoryError:
+                # No room for a join or a clock sync this time (ntptime's import, the
+                # worker's job): the task lives on, or the board would never rejoin.
+                await asyncio.sleep_ms(2000)
+
+    async def _round(self, delay):
+        """Join when offline (with backoff), else sync the clock when due; the next backoff."""
+        if not self.online:
+            try:
+                self.start()
+            except OSError as e:
+                self.events.emit("link_error", None, detail=str(e))
+            waited = 0
+            while not self.online and waited < JOIN_TIMEOUT_MS:
+                await asyncio.sleep_ms(250)
+                waited += 250
             if not self.online:
-                try:
-                    self.start()
-                except OSError as e:
-                    self.events.emit("link_error", None, detail=str(e))
-                waited = 0
-                while not self.online and waited < JOIN_TIMEOUT_MS:
-                    await asyncio.sleep_ms(250)
-                    waited += 250
-                if not self.online:
-                    await asyncio.sleep_ms(delay // 2 + random.getrandbits(16) % (delay // 2 + 1))
-                    delay = min(delay * 2, BACKOFF_MAX_MS)
-                    continue
-                delay = 1000
-            if (self.synced_at is None or clock.utc() - self.synced_at > NTP_EVERY_S) and \
-                    time.ticks_diff(time.ticks_ms(), self.ntp_retry_at) >= 0:
-                await self._sync_clock()
-            await asyncio.sleep_ms(2000)
+                await asyncio.sleep_ms(delay // 2 + random.getrandbits(16) % (delay // 2 + 1))
+                return min(delay * 2, BACKOFF_MAX_MS)
+            delay = 1000
+        if (self.synced_at is None or clock.utc() - self.synced_at > NTP_EVERY_S) and \
+                time.ticks_diff(time.ticks_ms(), self.ntp_retry_at) >= 0:
+            await self._sync_clock()
+        await asyncio.sleep_ms(2000)
+        return delay
