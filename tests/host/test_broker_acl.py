@@ -223,7 +223,7 @@ def test_broker_up_serves_the_fleet_until_ctrl_c(fleet, tmp_path):
         check = CliRunner().invoke(cli, ["broker", "--db", str(inv.path), "check", "--port", str(port), "--json"])
         assert check.exit_code == 0 and json.loads(check.stdout)["passed"]
         proc.send_signal(signal.SIGINT)
-        assert proc.wait(10) == 0
+        assert proc.wait(30) == 0      # a clean stop; one CI run at the suite's busiest start took over 10 s
     finally:
         if proc.poll() is None:        # a failed step: SIGTERM still stops its Mosquitto (SIGKILL would orphan it)
             proc.terminate()
