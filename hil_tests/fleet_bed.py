@@ -5,7 +5,8 @@ The broker is made by a factory from BROKERS, in this one place, so the same
 tests run on another broker (e.g. a RabbitMQ cluster: add its factory here). A
 factory takes (inventory, directory) and returns an object with `host`,
 `port` (where boards connect), `fleet_host`, `fleet_port` (where fleet tools
-connect: another node of a cluster), `start()`, `stop()`, `restart()` and
+connect: another node of a cluster), `stop()` and `start()` (the boards' broker
+goes away and comes back), `close()` (at the end of the session), and
 `reload(inventory)` (the accounts and ACL again from the inventory),
 `retains_for_fleet` (whether fleet tools read the boards' retained messages) and
 `provisioning(db)` (a context giving the `pilotlight provision` options that
@@ -62,9 +63,7 @@ class MosquittoBed:
     def stop(self):
         self.broker.stop()
 
-    def restart(self):
-        self.broker.stop()
-        self.broker.start()
+    close = stop
 
     def reload(self, inv):
         self.broker.reload(inv)
@@ -124,16 +123,17 @@ class RabbitClusterBed:
         cls._cluster = None
 
     def start(self):
-        pass                           # the session's cluster is running
-
-    def stop(self):
-        pass                           # it stays for the next module; stop_shared() at the end
-
-    def restart(self):
+        """The boards' node comes back (the fleet's node never went)."""
         node = self._cluster.nodes[0]
-        node.ctl("stop_app")
         node.ctl("start_app")
         node.wait_ready()
+
+    def stop(self):
+        """The boards' node goes away: a broker restart, as the boards see it."""
+        self._cluster.nodes[0].ctl("stop_app")
+
+    def close(self):
+        pass                           # the cluster stays for the next module; stop_shared() at the end
 
     def reload(self, inv):
         self._cluster.load(inv, prune=False)       # beside other beds' accounts
@@ -187,7 +187,7 @@ class FleetBed:
         self.sim.stop()
         if self.rig is not None:
             self.rig.stop()
-        self.broker.stop()
+        self.broker.close()
 
     def inv(self):
         return open_inventory(self.db)

@@ -53,6 +53,8 @@ class BoardView:
     messages: int = 0
     release: int | None = None          # the release it runs (state.ota.release)
     release_pending: str | None = None  # the version being installed, or on probation / failed (state.ota)
+    tele_ts: int | None = None          # the board's clock in its newest tele
+    tele_every: float | None = None     # its telemetry interval: the ts of its last two teles apart
 
     @property
     def gaps(self) -> int:
@@ -109,6 +111,7 @@ def apply(v: BoardView, up) -> bool:
             if key in body:
                 setattr(v, key, body[key])
         v.tele_at = up.at
+        _learn_tele_every(v, body.get("ts"))
     elif up.kind == "event" and body.get("kind") == "boot":
         v.boots += 1
         cause = RESET_CAUSES.get(body.get("reset_cause"), str(body.get("reset_cause")))
@@ -121,6 +124,17 @@ def apply(v: BoardView, up) -> bool:
         elif body.get("state") == "cleared" and code in v.faults:
             v.faults = [f for f in v.faults if f != code]
     return True
+
+
+def _learn_tele_every(v: BoardView, ts) -> None:
+    """By the board's own clock, so an outbox drain (teles arriving together) does
+    not shorten it; a tele older than the newest (a late one) teaches nothing."""
+    if not isinstance(ts, int) or isinstance(ts, bool):
+        return                                   # no clock on the board yet
+    if v.tele_ts is not None and ts > v.tele_ts:
+        v.tele_every = float(ts - v.tele_ts)
+    if v.tele_ts is None or ts > v.tele_ts:
+        v.tele_ts = ts
 
 
 def _account_seq(v: BoardView, seq: int | None, boot: bool) -> None:

@@ -13,6 +13,11 @@ never published), so every board counts as offline until it proves it is back:
 a live message, or a retained `state` other than the last one seen before the
 restart (every board publishes its state anew on reconnecting).
 
+A Will can also go missing where no uptime tells (a RabbitMQ node restart
+publishes none, docs/scale.md): a board silent for SILENT_TELES of its own
+telemetry intervals (its view learns it from the `ts` of its last two `tele`s)
+counts as offline, as if its Will had come, until it speaks again.
+
 Its MQTT client is host_tools.fleet.mqtt_async (the simulator's), not paho: on
 the same burst of 30,000 messages from 10,000 lamps (bench/fleet.py) both took
 in 11,000-17,000 msg/s, the asyncio client with about a fifth less CPU.
@@ -50,6 +55,9 @@ UPTIME_WAIT_S = 2.0          # brokers without $SYS (RabbitMQ) get this long, th
 RESTART_SLACK_S = 15.0       # $SYS is published every 10 s: start times this close are the same start
 RESYNC_AFTER_S = (10.0, 30.0, 70.0)   # after a broker restart, read the retained picture again (a board's
                                       # reconnect may come in a burst the broker drops QoS 0 messages of)
+SILENT_TELES = 2.5           # a board silent this many of its tele intervals (plus the slack) is offline
+SILENT_SLACK_S = 20.0
+SWEEP_EVERY_S = 5.0
 
 
 def _tls_context(tls: dict) -> ssl.SSLContext:
@@ -80,6 +88,7 @@ class Collector:
         self.connects = 0
         self.distrust_retained_online = False
         self.seq_at_restart: dict[str, int | None] = {}   # each board's state seq when the broker restart was seen
+        self.listening_since: float | None = None  # since when subscribed: silence before is not the boards'
         self.subscribed = threading.Event()
         self._pending_meta: dict[str, str] = {}
         self.username, self.password = username, password
@@ -96,18 +105,35 @@ class Collector:
         if distrust and up.kind == "status" and up.body == "online":
             return None
         with self.lock:
-            view = self.views.get(up.device)
-            if view is None:
-                view = self.views[up.device] = BoardView(up.device, self.site)
-            republished = distrust and up.kind == "state" and up.seq != self.seq_at_restart.get(up.device)
-            apply(view, up)
-            if (republished or (not retained and up.kind != "status")) and not view.online:
-                view.online, view.status_at = True, up.at
-            self.dirty.add(up.device)
+            self._take(up, republished=distrust and up.kind == "state"
+                       and up.seq != self.seq_at_restart.get(up.device))
             self.received += 1
-            for hook in self.hooks:
-                hook(up, view)
         return up
+
+    def _take(self, up: Uplink, republished: bool = False) -> None:
+        view = self.views.get(up.device)
+        if view is None:
+            view = self.views[up.device] = BoardView(up.device, self.site)
+        apply(view, up)
+        if (republished or (not up.retained and up.kind != "status")) and not view.online:
+            view.online, view.status_at = True, up.at
+        self.dirty.add(up.device)
+        for hook in self.hooks:
+            hook(up, view)
+
+    def sweep_silent(self, now: float) -> list[str]:
+        """Boards online but silent for SILENT_TELES of their telemetry intervals: offline
+        now, through the same path as a Will (views, history). Returns them."""
+        silent = []
+        if self.listening_since is None:
+            return silent                            # not subscribed: nobody is silent, we are deaf
+        with self.lock:
+            for view in self.views.values():
+                heard = max(view.last_seen or 0, self.listening_since)
+                if view.online and view.tele_every and now - heard > SILENT_TELES * view.tele_every + SILENT_SLACK_S:
+                    self._take(Uplink(self.site, view.device_id, "status", "offline", False, now))
+                    silent.append(view.device_id)
+        return silent
 
     # --- MQTT -----------------------------------------------------------------------
     async def _session(self) -> None:
@@ -141,8 +167,10 @@ class Collector:
             except ConnectionError:
                 continue
             self.subscribed.set()
+            self.listening_since = time.time()
             await lost.wait()
             self.subscribed.clear()
+            self.listening_since = None
             self.client = None
 
     def _resync(self, client: AsyncMQTT) -> None:
@@ -208,8 +236,12 @@ class Collector:
         session = asyncio.create_task(self._session())
         try:
             with open_inventory(self.db) as inv:
+                swept = time.monotonic()
                 while not stop.is_set():
                     await asyncio.sleep(self.flush_s)
+                    if time.monotonic() - swept >= SWEEP_EVERY_S:
+                        self.sweep_silent(time.time())
+                        swept = time.monotonic()
                     self.flush(inv)
                     if ready is not None and self.subscribed.is_set():
                         ready.set()

@@ -276,3 +276,9 @@ MIGRATIONS.append(
     ALTER TABLE fleet_boards ADD COLUMN release INTEGER;
     ALTER TABLE fleet_boards ADD COLUMN release_pending TEXT;
     """)
+MIGRATIONS.append(
+    # Liveness from silence (docs/fleet.md): each board's telemetry interval, from the ts of its last two teles.
+    """
+    ALTER TABLE fleet_boards ADD COLUMN tele_ts INTEGER;
+    ALTER TABLE fleet_boards ADD COLUMN tele_every REAL;
+    """)
