@@ -46,8 +46,9 @@ test: setup check
 hil-serial: setup
 	$(PY) -m hil_tests.rig.vboard_bench --boards 6 -- --junitxml=build/junit-serial.xml
 
-# The fleet acceptance on the 2-node RabbitMQ cluster: status, a collector killed while lamps die, a district command,
-# a staged roll-out, 5 vboards and 2,000 simulated lamps on node 0, the tools on node 1.
+# The fleet acceptance on the 2-node RabbitMQ cluster: status, a collector killed while lamps die, the boards'
+# node restarted, a district command, a staged roll-out; 5 vboards and 2,000 simulated lamps on node 0, the
+# tools on node 1.
 test-cluster: setup
 	PILOTLIGHT_FLEET_BROKERS=rabbitmq-cluster $(PY) -m pytest -m on_every_broker hil_tests --junitxml=build/junit-cluster.xml
 
