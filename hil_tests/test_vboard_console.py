@@ -72,3 +72,27 @@ def _read_until(line, marker: bytes, timeout: float = 5.0) -> bytes:
         assert time.monotonic() < deadline, f"no {marker!r} on the console; got {got[-400:]!r}"
         got += line.read(256)
     return got
+
+
+@pytest.mark.needs_flash
+def test_ctrl_c_in_the_middle_of_a_garbage_collection_leaves_a_working_repl(rig):
+    """On the chip, Ctrl-C is raised between bytecodes. The unix port raised it
+    from its signal handler, inside whatever C code ran: caught in a garbage
+    collection, it left the heap locked for good ('heap is locked', then a
+    crash), as one CI run saw when mpremote stopped a board's app."""
+    import random
+    (board,) = rig.start("gcint", files={
+        "main.py": "import gc\nprint('collecting')\nwhile True:\n    gc.collect()\n    b = [bytearray(64) for _ in range(8)]\n"})
+    rnd = random.Random(7)
+    with serial.Serial(board.port, 115200, timeout=0.05) as line, board.control() as c:
+        c.reset()
+        for attempt in range(25):
+            _read_until(line, b"collecting")
+            time.sleep(rnd.uniform(0.02, 0.2))
+            line.write(b"\x03")                        # Ctrl-C: main.py stops mid-collection, most likely
+            out = _read_until(line, b">>> ")
+            assert b"KeyboardInterrupt" in out, out[-400:]
+            line.write(b"print(len(bytearray(100)) * 2)\r")
+            out = _read_until(line, b"200")
+            assert b"heap is locked" not in out and b"MemoryError" not in out, (attempt, out[-400:])
+            line.write(b"\x04")                        # Ctrl-D: a soft reset runs main.py again

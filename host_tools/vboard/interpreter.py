@@ -57,9 +57,24 @@ mp_obj_t mp_vfs_rom_ioctl(size_t n_args, const mp_obj_t *args) {
 # flushes its terminal's input on entry (TCSAFLUSH), which loses what a tool
 # such as mpremote sends right after a reset or a Ctrl-C (the Ctrl-A for the
 # raw REPL). The vboard's build keeps it, as the chip does.
+#
+# Ctrl-C on the chip is raised between bytecodes (the UART's interrupt only
+# schedules it). This unix build (threads without a GIL) raised it from the
+# SIGINT handler, inside whatever C code ran: caught in a garbage collection it
+# left the heap locked for good ('heap is locked', then a fatal NLR). The
+# vboard's build schedules it as the chip does, and a second Ctrl-C while the
+# first waits is not an exit (the unix REPL's "die straight away"), as on a UART.
+_SECOND_CTRL_C_EXITS = """        if (MP_STATE_MAIN_THREAD(mp_pending_exception) == MP_OBJ_FROM_PTR(&MP_STATE_VM(mp_kbd_exception))) {
+            // this is the second time we are called, so die straight away
+            exit(1);
+        }
+"""
 PATCHES = (
     ("ports/unix/unix_mphal.c", "tcsetattr(0, TCSAFLUSH, &termios);", "tcsetattr(0, TCSANOW, &termios);"),
     ("ports/unix/unix_mphal.c", "tcsetattr(0, TCSAFLUSH, &orig_termios);", "tcsetattr(0, TCSANOW, &orig_termios);"),
+    ("ports/unix/variants/mpconfigvariant_common.h", "#define MICROPY_ASYNC_KBD_INTR         (!MICROPY_PY_THREAD_GIL)",
+     "#define MICROPY_ASYNC_KBD_INTR         (0)"),
+    ("ports/unix/unix_mphal.c", _SECOND_CTRL_C_EXITS, ""),
     ("ports/unix/variants/mpconfigvariant_common.h", "#define MICROPY_VFS_ROM_IOCTL          (0)",
      "#define MICROPY_VFS_ROM_IOCTL          (1)"),
     ("ports/unix/main.c", _UNIX_ROMFS, (HERE / "romfs_partition.c").read_text()),
