@@ -69,7 +69,8 @@ class _Lamp:
         return []
 
 
-def _rounds(task, n):
+def _died_within(module, task, n):
+    """Run the task for n scheduler rounds, its module's sleeps made instant; True if it ended."""
     async def run():
         t = asyncio.create_task(task)
         for _ in range(n):
@@ -77,7 +78,12 @@ def _rounds(task, n):
         done = t.done()
         t.cancel()
         return done
-    return asyncio.run(run())
+    real = module.asyncio
+    module.asyncio = _Fast
+    try:
+        return asyncio.run(run())
+    finally:
+        module.asyncio = real
 
 
 class _Sensing(sensing_mod.Sensing):
@@ -96,13 +102,7 @@ def test_a_second_with_no_room_does_not_stop_the_metering():
     s.ctl = s.sensors = s.diag = lamp
     s.events, s._temp, s.stable, s.started_ms = Events(), None, True, 0
     s.meter = Meter(LAMP, now_ms=time.ticks_ms())  # nothing due to save: the test writes no flash
-    real = sensing_mod.asyncio
-    sensing_mod.asyncio = _Fast
-    try:
-        died = _rounds(s.run(), 10)
-    finally:
-        sensing_mod.asyncio = real
-    assert not died, "the sensing task died of one MemoryError"
+    assert not _died_within(sensing_mod, s.run(), 10), "the sensing task died of one MemoryError"
     assert lamp.polls >= 5, "no sample after the second with no room: %d polls" % lamp.polls
 
 
@@ -123,11 +123,5 @@ def test_a_clock_sync_with_no_room_does_not_stop_the_link():
         link.synced_at = link_mod.clock.utc()
 
     link._sync_clock = sync
-    real = link_mod.asyncio
-    link_mod.asyncio = _Fast
-    try:
-        died = _rounds(link.run(), 10)
-    finally:
-        link_mod.asyncio = real
-    assert not died, "the link task died of one MemoryError: the board would never rejoin"
+    assert not _died_within(link_mod, link.run(), 10), "the link task died of one MemoryError: the board would never rejoin"
     assert len(syncs) == 2 and link.synced_at is not None, "the clock was not synced on the next round"
