@@ -111,7 +111,7 @@ def apply(v: BoardView, up) -> bool:
             if key in body:
                 setattr(v, key, body[key])
         v.tele_at = up.at
-        _learn_tele_every(v, body.get("ts"))
+        _learn_tele_every(v, up.ts)
     elif up.kind == "event" and body.get("kind") == "boot":
         v.boots += 1
         cause = RESET_CAUSES.get(body.get("reset_cause"), str(body.get("reset_cause")))
@@ -126,15 +126,14 @@ def apply(v: BoardView, up) -> bool:
     return True
 
 
-def _learn_tele_every(v: BoardView, ts) -> None:
+def _learn_tele_every(v: BoardView, ts: int | None) -> None:
     """By the board's own clock, so an outbox drain (teles arriving together) does
     not shorten it; a tele older than the newest (a late one) teaches nothing."""
-    if not isinstance(ts, int) or isinstance(ts, bool):
-        return                                   # no clock on the board yet
-    if v.tele_ts is not None and ts > v.tele_ts:
+    if ts is None or (v.tele_ts is not None and ts <= v.tele_ts):
+        return                                   # no clock on the board yet, or a late tele
+    if v.tele_ts is not None:
         v.tele_every = float(ts - v.tele_ts)
-    if v.tele_ts is None or ts > v.tele_ts:
-        v.tele_ts = ts
+    v.tele_ts = ts
 
 
 def _account_seq(v: BoardView, seq: int | None, boot: bool) -> None:

@@ -22,8 +22,16 @@ class Uplink:
 
     @property
     def seq(self) -> int | None:
-        seq = self.body.get("seq") if isinstance(self.body, dict) else None
-        return seq if isinstance(seq, int) and not isinstance(seq, bool) else None
+        return self._whole("seq")
+
+    @property
+    def ts(self) -> int | None:
+        """The board's UTC when it made the uplink; None while its clock is unknown."""
+        return self._whole("ts")
+
+    def _whole(self, key: str) -> int | None:
+        value = self.body.get(key) if isinstance(self.body, dict) else None
+        return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def decode(topic: str, payload: bytes, retained: bool, at: float | None = None) -> Uplink | None:
