@@ -1,5 +1,8 @@
 """The board clock: RTC and NTP set it, the rig jumps it, a power cut loses it."""
 import calendar
+import subprocess
+import sys
+import time
 
 import pytest
 
@@ -45,7 +48,6 @@ def test_rtc_rig_jump_and_power_cut(rig):
 def test_ntp_sets_the_clock_only_while_online(rig):
     (board,) = rig.start("ntp")
     run = mpremote(board.port, "exec", "import ntptime, time; ntptime.settime(); print(time.time())")
-    import time
     assert abs(int(run.stdout.split()[-1]) - (int(time.time()) - EPOCH_2000)) <= 2
     with board.control() as c:
         c.fault("network_down")
@@ -55,3 +57,36 @@ def test_ntp_sets_the_clock_only_while_online(rig):
                        "w.connect('street', 'pw')\nprint(w.isconnected())\n"
                        "try:\n socket.getaddrinfo('127.0.0.1', 1883)\nexcept OSError as e:\n print('no route', e)")
         assert run.stdout.split("\n")[0].strip() == "False" and "no route" in run.stdout
+
+
+# An asyncio task asleep for an hour (as the firmware's tasks sleep), on a board
+# whose clock the rig set: what it saw of the hour, by its ticks and its RTC.
+_HOUR_ASLEEP = """import asyncio, time
+async def hour():
+    await asyncio.sleep(3600)
+t0, s0 = time.ticks_ms(), time.time()
+asyncio.run(hour())
+print('slept', time.ticks_diff(time.ticks_ms(), t0), time.time() - s0)
+"""
+
+
+@pytest.mark.needs_time_skip
+@pytest.mark.needs_power_meter
+def test_a_skip_of_an_hour_wakes_the_hours_sleepers_with_ticks_rtc_and_energy_moved_alike(rig):
+    (board,) = rig.start("skip")
+    with board.control() as c:
+        c.set_clock(calendar.timegm((2026, 11, 26, 22, 0, 0)))
+        run = subprocess.Popen([sys.executable, "-m", "mpremote", "connect", str(board.port), "exec", _HOUR_ASLEEP],
+                               stdout=subprocess.PIPE, text=True)
+        time.sleep(1.5)                       # the script is asleep on the board by now
+        before, wall = c.status(), time.monotonic()
+        clock = c.skip(3600)
+        out, _ = run.communicate(timeout=15)  # it would take an hour without the skip
+        after, wall = c.status(), time.monotonic() - wall
+    ticks_ms, rtc_s = (int(x) for x in out.split("slept")[1].split())
+    assert 3600_000 <= ticks_ms < 3600_000 + 15_000
+    assert 3600 <= rtc_s < 3600 + 15
+    assert abs(clock - (calendar.timegm((2026, 11, 26, 23, 0, 0)) + 1.5)) < 10
+    # the lamp drew its power all through the skipped hour (and the few real seconds)
+    drawn = after["lamp_energy_wh"] - before["lamp_energy_wh"]
+    assert drawn == pytest.approx(before["lamp_power_w"] * (3600 + wall) / 3600, rel=0.01)

@@ -11,6 +11,7 @@ CAPABILITIES = {
     "reset": "press the board's EN button",
     "lamp_readback": "read the lamp's output level",
     "clock_jump": "set the board's clock (and the time its NTP server tells)",
+    "time_skip": "skip the board's time ahead, ticks and all (compressed time: a vboard's interpreter only)",
     "sensor_faults": "unplug a sensor, fail the lamp or its driver, or heat the chip",
     "network_faults": "take the board's network down",
     "name_server_faults": "slow down or silence the board's DNS server, slow down its NTP server",

@@ -113,6 +113,7 @@ class VirtualBoard:
         self.console_log = bytearray()  # the last CONSOLE_KEEP bytes the board printed, for the rig
         self.console_total = 0          # bytes printed since the vboard started
         self.events: asyncio.StreamWriter | None = None
+        self.skip_done: asyncio.Future | None = None   # the board took a jump of its time (time_skip.py)
         self.clock_offset_ns = 0     # the board's RTC, from the host clock
         self.world_offset_ns = 0     # the world's time (what NTP answers), from the host clock
         self.rtc_memory = b""
@@ -463,7 +464,7 @@ class VirtualBoard:
             self.timers.pop(tid, None)
             if periodic:
                 self._set_timer(tid, period_ms, True)
-            self._event(f"TIMER {tid}")
+            self.send_event(f"TIMER {tid}")
 
         self.timers[tid] = asyncio.get_running_loop().call_later(period_ms / 1000, fire)
 
@@ -514,8 +515,8 @@ class VirtualBoard:
         if role == b"EVT\n":
             # what the rig changed while the interpreter was starting
             self.events = writer
-            self._event(f"NET {int(self.net_up)}")
-            self._event(f"CLOCK {self.clock_offset_ns}")
+            self.send_event(f"NET {int(self.net_up)}")
+            self.send_event(f"CLOCK {self.clock_offset_ns}")
             return
         try:
             while line := await reader.readline():
@@ -537,7 +538,7 @@ class VirtualBoard:
         finally:
             writer.close()
 
-    def _event(self, line: str) -> None:
+    def send_event(self, line: str) -> None:
         if self.events:
             self.events.write(line.encode() + b"\n")
 
@@ -572,6 +573,9 @@ class VirtualBoard:
             self._set_timer(int(args[0]), int(args[1]), int(args[2]) == 1)
         elif op == "CLOCK":
             self.clock_offset_ns = int(args[0])
+        elif op == "SKIPPED":
+            if self.skip_done is not None and not self.skip_done.done():
+                self.skip_done.set_result(None)
         elif op == "RTCMEM":
             if args:
                 self.rtc_memory = b"" if args[0] == "-" else binascii.unhexlify(args[0])
@@ -637,15 +641,15 @@ class VirtualBoard:
         self.clock_offset_ns = int(unix * 1e9) - time.time_ns()
         if not rtc_only:
             self.world_offset_ns = self.clock_offset_ns
-        self._event(f"CLOCK {self.clock_offset_ns}")
+        self.send_event(f"CLOCK {self.clock_offset_ns}")
 
     def set_network(self, up: bool) -> None:
         self.net_up = up
-        self._event(f"NET {int(up)}")
+        self.send_event(f"NET {int(up)}")
 
     def set_input(self, pin: int, value: int) -> None:
         if self.hw.edge(pin, value):
-            self._event(f"EDGE {pin} {value}")
+            self.send_event(f"EDGE {pin} {value}")
 
 
 def _take_terminal() -> None:

@@ -70,6 +70,11 @@ class VBoardClient:
     def clock(self) -> float:
         return self.call("clock")["clock"]
 
+    def skip(self, seconds: float) -> float:
+        """Compressed time: the board's time (ticks, RTC, NTP) jumps `seconds` ahead as
+        if it had idled through them; returns the new clock once the board is idle."""
+        return self.call("skip", seconds=seconds)["clock"]
+
     def fault(self, kind: str, on: bool = True, **where) -> None:
         self.call("fault", kind=kind, on=on, **where)
 

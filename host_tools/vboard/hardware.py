@@ -73,6 +73,10 @@ class Hardware:
         self._power_since = now
         return self.energy_j / 3600
 
+    def advance(self, seconds: float) -> None:
+        """Time skipped ahead (time_skip.py): the lamp drew its power all through it."""
+        self.energy_j += self.physics.lamp_power_w * seconds
+
     def chip_reset(self) -> None:
         """A reset of the ESP32 (EN, watchdog, power): its outputs let go, so
         the driver sees no PWM and the lamp goes dark until the firmware drives it."""

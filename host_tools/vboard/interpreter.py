@@ -69,6 +69,15 @@ _SECOND_CTRL_C_EXITS = """        if (MP_STATE_MAIN_THREAD(mp_pending_exception)
             exit(1);
         }
 """
+# `time.vboard_skip_ms(ms)`: how the board's event thread applies a jump.
+_SKIP_MS = """extern void mp_vboard_skip_ms(uint32_t ms);
+static mp_obj_t mod_time_vboard_skip_ms(mp_obj_t ms) {
+    mp_vboard_skip_ms(mp_obj_get_int(ms));
+    return mp_const_none;
+}
+static MP_DEFINE_CONST_FUN_OBJ_1(mod_time_vboard_skip_ms_obj, mod_time_vboard_skip_ms);
+
+"""
 PATCHES = (
     ("ports/unix/unix_mphal.c", "tcsetattr(0, TCSAFLUSH, &termios);", "tcsetattr(0, TCSANOW, &termios);"),
     ("ports/unix/unix_mphal.c", "tcsetattr(0, TCSAFLUSH, &orig_termios);", "tcsetattr(0, TCSANOW, &orig_termios);"),
@@ -78,6 +87,14 @@ PATCHES = (
     ("ports/unix/variants/mpconfigvariant_common.h", "#define MICROPY_VFS_ROM_IOCTL          (0)",
      "#define MICROPY_VFS_ROM_IOCTL          (1)"),
     ("ports/unix/main.c", _UNIX_ROMFS, (HERE / "romfs_partition.c").read_text()),
+    # Compressed time (time_skip.c): the rig jumps the board's ticks over idle hours.
+    ("ports/unix/unix_mphal.c", "#ifndef mp_hal_ticks_ms\n", (HERE / "time_skip.c").read_text() + "#ifndef mp_hal_ticks_ms\n"),
+    ("ports/unix/unix_mphal.c", "return tv.tv_sec * 1000 + tv.tv_nsec / 1000000;",
+     "return tv.tv_sec * 1000 + tv.tv_nsec / 1000000 + vboard_skipped_ms;"),
+    ("ports/unix/unix_mphal.c", "return tv.tv_sec * 1000000 + tv.tv_nsec / 1000;",
+     "return tv.tv_sec * 1000000 + tv.tv_nsec / 1000 + vboard_skipped_ms * 1000u;"),
+    ("ports/unix/modtime.c", "#define MICROPY_PY_TIME_EXTRA_GLOBALS \\\n", _SKIP_MS + "#define MICROPY_PY_TIME_EXTRA_GLOBALS \\\n"
+     "    { MP_ROM_QSTR(MP_QSTR_vboard_skip_ms), MP_ROM_PTR(&mod_time_vboard_skip_ms_obj) }, \\\n"),
 )
 # Bump when the way of building changes in a way the inputs above do not show.
 RECIPE = "2"

@@ -51,8 +51,19 @@ def time():
     return _anchor_s + d // 1000
 
 
+def _skip(args):
+    # a jump of the board's time by the rig (compressed time, time_skip.py):
+    # the ticks move first, so time() moves with them even before the re-anchor
+    global _offset_ns
+    utime.vboard_skip_ms(int(args[0]))
+    _offset_ns = int(args[1])
+    _anchor()
+    _vbus.call("SKIPPED")
+
+
 _anchor()
 _vbus.on("CLOCK", _clock)
+_vbus.on("SKIP", _skip)
 
 
 def time_ns():
