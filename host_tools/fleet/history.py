@@ -5,8 +5,9 @@ The fleet collector hands every decoded uplink to `History.record` (through
 when it changes:
 
 - energy: the board's own counter (`tele.energy_wh`, kept in mWh), only the
-  samples where the counter's rate changes (within TOLERANCE_WH), plus the
-  sample on each side of a counter reset, so no Wh is lost or counted twice;
+  samples where the counter's rate changes (within TOLERANCE_WH), the
+  sample on each side of a counter reset, so no Wh is lost or counted twice,
+  and the newest reading (replaced by the next), so a report reads up to now;
 - level and mode (from `state`), on change;
 - faults raised and cleared (from `event`), with when the fleet heard of them;
 - online/offline (from `status` and the Will), on change.
@@ -73,6 +74,7 @@ class History:
         self.inv = inv
         self._sources: dict[str, int] = {}       # device -> current source id
         self._energy: dict[int, _Meter] = {}
+        self._tail: dict[int, int] = {}        # the stored newest reading's time, where it may not stay
         self._level: dict[int, tuple[int, int]] = {}
         self._online: dict[int, int] = {}
         self._about: dict[int, tuple[int, str | None]] = {}
@@ -141,7 +143,22 @@ class History:
             self._energy[src] = _Meter(t, float(wh))
             self._store_energy(src, [(t, float(wh))])
         elif t > meter.newest()[0]:                          # else a resent record: already counted
-            self._store_energy(src, meter.offer(t, float(wh)))
+            kept = meter.offer(t, float(wh))
+            self._store_energy(src, kept)
+            self._store_tail(src, meter, kept)
+
+    def _store_tail(self, src: int, meter: _Meter, kept: list[tuple]) -> None:
+        """The newest reading is stored too, in place of the previous newest unless
+        that one was kept: a report run while the collector runs reads up to now
+        (a counter that runs straight for days, a failed lamp's standby, keeps no
+        sample in between)."""
+        newest, old = meter.newest(), self._tail.get(src)
+        with self.inv.transaction() as c:
+            if old is not None and old != newest[0] and all(k[0] != old for k in kept):
+                c.execute("DELETE FROM hist_energy WHERE src = ? AND t = ?", (src, old))
+            c.execute("INSERT OR REPLACE INTO hist_energy (src, t, mwh) VALUES (?, ?, ?)",
+                      (src, newest[0], round(newest[1] * 1000)))
+        self._tail[src] = newest[0]
 
     def _describe(self, src: int, estimated: int = 0, fw=None) -> None:
         """Keep the source's estimated flag and firmware version, writing only on change."""

@@ -130,7 +130,7 @@ def _lamp_energy(lamp: Lamp, curves, first_day: int, last_day: int) -> LampEnerg
     for src in lamp.sources:
         if src in curves:
             t = curves[src][0]
-            seen |= bool(np.any((t >= edges[0]) & (t <= edges[-1])))
+            seen |= bool(t[0] <= edges[-1] and t[-1] >= edges[0])   # read within, or on both sides of, the period
             nightly += _used(curves[src], edges[:-1], edges[1:])
     nightly_kwh = (nightly / 1000).tolist()
     base = [lamp.rated_w * baseline.night_hours(int(d), lamp.lat, lamp.lon) / 1000 for d in days[:-1]]

@@ -93,6 +93,19 @@ def test_a_steady_counter_keeps_only_its_corners(inv):
     assert [r["t"] for r in inv.query("SELECT t FROM hist_energy")] == [0, 29700]
 
 
+def test_a_report_while_the_collector_runs_reads_up_to_the_newest_reading(inv):
+    # A failed lamp draws its standby for days: one straight line, no corner kept
+    # since the first reading, the newest one still with the collector.
+    h = History(inv)
+    start = DAY0 * 86400
+    for k in range(4 * 96):
+        h.record("240ac4000001", "tele", {"energy_wh": 0.15 * k, "ts": start + 900 * k}, start + 900 * k)
+    report = energy_report(inv, "lyon", DAY0 + 1, DAY0 + 3)                 # no flush: the collector runs on
+    lamp = next(r for r in report.lamps if r.pole == "G-1")
+    assert lamp.seen
+    assert lamp.kwh == pytest.approx(2 * 24 * 0.6 / 1000, rel=0.01)       # 0.6 W for two days
+
+
 def test_operations_report_uptime_faults_never_seen_and_firmware(inv):
     boards.unbind(inv, "240ac4000005")                                     # G-5 has no board: never seen
     incidents = Incidents(lamp_failed={0: (1, 3)}, offline={1: 2})
