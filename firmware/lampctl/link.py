@@ -30,6 +30,11 @@ def lan(eth):
     return network.LAN(0, **kw)
 
 
+def _ntp_answer(ntptime):
+    """In the worker thread: the server's time, and the tick it came at."""
+    return ntptime.time(), time.ticks_ms()
+
+
 class Link:
     def __init__(self, cfg, ctl, events):
         self.cfg = cfg
@@ -68,11 +73,13 @@ class Link:
         # in the worker thread, so the lamp's loop runs on meanwhile
         import ntptime
         try:
-            secs = await worker.call(ntptime.time, (), NTP_TIMEOUT_MS)
+            secs, at = await worker.call(_ntp_answer, (ntptime,), NTP_TIMEOUT_MS)
         except OSError:
             self.ntp_retry_at = time.ticks_add(time.ticks_ms(), NTP_RETRY_MS)
             return
-        now = secs + clock.EPOCH_OFFSET
+        # the loop picks the answer up a while after it came (a busy loop, a long
+        # GC, or a vboard's compressed time): the clock is the answer plus that while
+        now = secs + clock.EPOCH_OFFSET + time.ticks_diff(time.ticks_ms(), at) // 1000
         if not self.ctl.clock_set(now, "ntp"):   # a server that lost its own time: ask again soon, RTC untouched
             self.ntp_retry_at = time.ticks_add(time.ticks_ms(), NTP_RETRY_MS)
             return

@@ -175,8 +175,11 @@ class Uplink:
         now = time.ticks_ms()
         since = None if last_tele is None else time.ticks_diff(now, last_tele)
         if since is None or since >= period:
-            # keep the cadence, unless far behind (a long outage of the loop, a shorter interval)
-            last_tele = now if since is None or since >= 2 * period else time.ticks_add(last_tele, period)
+            # keep the cadence, unless half a period behind (a stalled loop, a shorter
+            # interval): a due time kept from further back would send the next at once,
+            # two teles in a row that tell nothing new and teach the fleet a short interval
+            late = since is None or since >= period + period // 2
+            last_tele = now if late else time.ticks_add(last_tele, period)
             self.send("tele", self.tele())
         return last_tele
 

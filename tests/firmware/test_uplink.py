@@ -164,3 +164,46 @@ def test_a_state_that_found_no_room_goes_out_the_next_turn():
         await asyncio.sleep(0)
         assert len(_states(client)) == 1, "the state never went: the board stays silent about its level"
     asyncio.run(turns())
+
+
+class _Ticks:
+    """time for the uplink, with a tick counter the test moves (the rest is the real module)."""
+    def __init__(self):
+        self.ms = 0
+
+    def ticks_ms(self):
+        return self.ms
+
+    def __getattr__(self, name):
+        return getattr(time, name)
+
+
+async def _turns(up, last, ticks, ms):
+    ticks.ms = ms
+    last = up._turn(last)
+    await asyncio.sleep(0)   # the publish's task runs
+    return last
+
+
+@_in_scratch_dir
+def test_a_tele_half_a_period_late_starts_the_cadence_again_rather_than_sending_twice():
+    # a loop that stalled (or a vboard's compressed time) finds its tele 0.6 periods late
+    import lampctl.uplink as uplink_module
+    async def turns():
+        client, ticks = Client(), _Ticks()
+        client.acked.set()
+        up = _uplink(client, Events())
+        uplink_module.time = ticks
+        try:
+            last = await _turns(up, None, ticks, 0)
+            last = await _turns(up, last, ticks, 5760000)            # 1.6 hours later: one tele, late
+            last = await _turns(up, last, ticks, 5761000)            # the next turn, a second on
+            last = await _turns(up, last, ticks, 5760000 + 3599000)  # the cadence restarted from the late one
+            late = sum(t.endswith("/tele") for t, p in client.sent)
+            await _turns(up, last, ticks, 5760000 + 3600000)
+            next_on = sum(t.endswith("/tele") for t, p in client.sent)
+        finally:
+            uplink_module.time = time
+        assert late == 2, "%d teles: a late one was followed by another at once" % late
+        assert next_on == 3, "the next tele is not a period after the late one"
+    asyncio.run(turns())
