@@ -42,6 +42,7 @@ import ssl
 import threading
 import time
 from pathlib import Path
+from typing import Callable
 
 from ..inventory import open_inventory
 from . import view_store
@@ -70,8 +71,10 @@ def _tls_context(tls: dict) -> ssl.SSLContext:
 
 class Collector:
     def __init__(self, db: Path, site: str, host: str, port: int, username: str, password: str,
-                 tls: dict | None = None, flush_s: float = 0.5, queue: bool = False):
+                 tls: dict | None = None, flush_s: float = 0.5, queue: bool = False,
+                 clock: Callable[[], float] = time.time):
         self.db, self.site = Path(db), site
+        self.clock = clock       # stamps what carries no time of its own (status, Wills): the world's time
         self.queue = queue
         self.client_id = f"{username}.collect.{site}" if queue else username   # the session's name at the broker
         self.host, self.port = host, port
@@ -98,7 +101,7 @@ class Collector:
 
     # --- the one place every uplink goes through ------------------------------------
     def handle(self, topic: str, payload: bytes, retained: bool) -> Uplink | None:
-        up = decode(topic, payload, retained)
+        up = decode(topic, payload, retained, self.clock())
         if up is None or up.site != self.site:
             return None
         distrust = retained and self.distrust_retained_online
@@ -114,9 +117,10 @@ class Collector:
         view = self.views.get(up.device)
         if view is None:
             view = self.views[up.device] = BoardView(up.device, self.site)
-        apply(view, up)
         if (republished or (not up.retained and up.kind != "status")) and not view.online:
-            view.online, view.status_at = True, up.at
+            # alive: back online through the path a status takes (views, history)
+            self._take(Uplink(self.site, up.device, "status", "online", False, up.at))
+        apply(view, up)
         self.dirty.add(up.device)
         for hook in self.hooks:
             hook(up, view)
@@ -167,7 +171,7 @@ class Collector:
             except ConnectionError:
                 continue
             self.subscribed.set()
-            self.listening_since = time.time()
+            self.listening_since = self.clock()
             await lost.wait()
             self.subscribed.clear()
             self.listening_since = None
@@ -206,7 +210,7 @@ class Collector:
         return restarted
 
     def _everyone_offline(self) -> None:
-        now = time.time()
+        now = self.clock()
         with self.lock:
             self.seq_at_restart = {d: v.state_seq for d, v in self.views.items()}
             for v in self.views.values():
@@ -240,7 +244,7 @@ class Collector:
                 while not stop.is_set():
                     await asyncio.sleep(self.flush_s)
                     if time.monotonic() - swept >= SWEEP_EVERY_S:
-                        self.sweep_silent(time.time())
+                        self.sweep_silent(self.clock())
                         swept = time.monotonic()
                     self.flush(inv)
                     if ready is not None and self.subscribed.is_set():

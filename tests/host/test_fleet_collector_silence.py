@@ -40,6 +40,8 @@ def test_a_board_silent_for_its_telemetry_intervals_is_offline_until_it_speaks(t
     assert ("status", "offline") in [(kind, body) for _, kind, body, _ in c.history.pending]   # in the history too
     _tele(c, 4, 1796000000 + 4 * EVERY)
     assert view.online is True
+    links = [body for _, kind, body, _ in c.history.pending if kind == "status"]
+    assert links[-2:] == ["offline", "online"], "back online in the view but not in the history (uptime)"
 
 
 def test_silence_while_the_collector_was_not_listening_is_not_the_boards(tmp_path):
