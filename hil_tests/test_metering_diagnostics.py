@@ -130,3 +130,24 @@ def test_each_fault_is_raised_once_and_cleared_once(rig, tmp_path, broker):
     assert faults == [(name, s) for name, _ in FAULTS for s in ("raised", "cleared")]
     watch.close()
     c.close()
+
+
+@pytest.mark.needs_time_skip
+@pytest.mark.needs_power_meter
+def test_energy_metered_through_skipped_hours_matches_the_lamp(rig, tmp_path, broker):
+    """Compressed time (a pilot's month on vboards) leans on this: two hours at
+    60 % passed in jumps of 15 minutes are metered as the lamp drew them."""
+    board, c, _ = _online_board(rig, tmp_path, broker, "meter-skip", default_level=60, failsafe_level=60,
+                                tele_interval_s=900)
+    c.reset()
+    c.wait_for(lambda s: s["lamp_power_w"] > 10, what="lamp at 60 %")
+    time.sleep(2)
+    start_wh = c.status()["lamp_energy_wh"]
+    for _ in range(8):
+        c.skip(900)
+    time.sleep(2)
+    run = mpremote(board.port, "exec", "print(open('meter.json').read())")
+    real_wh = c.status()["lamp_energy_wh"] - start_wh
+    counters = json.loads(run.stdout)
+    metered_wh = counters["wh"] + counters["mj"] / 3_600_000
+    assert abs(metered_wh - real_wh) <= 0.01 * real_wh, f"metered {metered_wh:.4f} Wh, lamp drew {real_wh:.4f} Wh"

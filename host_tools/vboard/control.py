@@ -70,10 +70,11 @@ class VBoardClient:
     def clock(self) -> float:
         return self.call("clock")["clock"]
 
-    def skip(self, seconds: float) -> float:
+    def skip(self, seconds: float) -> dict:
         """Compressed time: the board's time (ticks, RTC, NTP) jumps `seconds` ahead as
-        if it had idled through them; returns the new clock once the board is idle."""
-        return self.call("skip", seconds=seconds)["clock"]
+        if it had idled through them. Once the board is idle again: its `clock`, and
+        its lamp's `lamp_power_w` and `lamp_energy_wh`."""
+        return self.call("skip", seconds=seconds)
 
     def fault(self, kind: str, on: bool = True, **where) -> None:
         self.call("fault", kind=kind, on=on, **where)

@@ -74,7 +74,8 @@ async def handle(board: VirtualBoard, req: dict) -> dict:
     if op == "skip":  # compressed time: returns once the board is idle at the new time
         from .time_skip import skip
         await skip(board, float(req["seconds"]))
-        return {"clock": board.board_unix_time(), "lamp_energy_wh": hw.lamp_energy_wh()}
+        return {"clock": board.board_unix_time(), "lamp_power_w": hw.physics.lamp_power_w,
+                "lamp_energy_wh": hw.lamp_energy_wh()}
     if op == "i2c_read":  # what the firmware would read, for rig-side checks
         dev = _sensor(board, req)
         dev.write(bytes([int(req["register"])]))
