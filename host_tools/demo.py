@@ -1,11 +1,15 @@
 """`pilotlight demo`: the main job on the embedded default, end to end on this
 machine. A street's poles go into the inventory (SQLite), a local Mosquitto
 runs the fleet's accounts and ACL, virtual boards are provisioned over their
-serial consoles, and the street is then run from the fleet side over MQTT."""
+serial consoles, and the street is then run from the fleet side over MQTT:
+its pilot month on its own boards in compressed time (reports/pilot_month.py),
+tonight live, then the reports a city decides on."""
 from __future__ import annotations
 
 import json
+import csv
 import os
+import random
 import subprocess
 import sys
 import tempfile
@@ -15,6 +19,7 @@ from pathlib import Path
 
 import click
 from rich.console import Console
+from rich.progress import Progress
 from rich.table import Table
 
 from .boards import load_board_type
@@ -23,6 +28,8 @@ from .broker.local import local_broker
 from .fleet import status as fleet_status
 from .fleet.collector import Collector
 from .fleet.watch import Watch
+from .reports import baseline
+from .reports.pilot_month import PILOT_TELE_S, Incidents, Street, WorldClock, plan
 from .inventory import open_inventory, places
 from .inventory.gis_csv import import_csv
 from .signals import Stopped, stop_signals
@@ -30,10 +37,15 @@ from .paths import firmware_module
 from .vboard.control import VBoardClient
 
 topics = firmware_module("topics")
+program_mod = firmware_module("program")
+tz_mod = firmware_module("tz")
+DAYS = 7                       # the pilot's nights by default: a week, in about 3 minutes
+MOTIONS_PER_NIGHT = 4.0        # passers-by a lamp sees in a night (each lights its neighbours too)
 
 SITE, DISTRICT, STREET, TZ = "demo", "Centre", "Main Street", "CET-1CEST,M3.5.0,M10.5.0/3"
 STREET_GROUP = "centre.main-street"
 TONIGHT = 1795818600  # 2026-11-27 23:30 CET
+TODAY_NOON = TONIGHT - 11 * 3600 - 1800
 PROGRAM = {"id": "main-street", "steps": [{"at": "sunset", "level": 100, "fade": 60},
                                           {"at": "23:00", "level": 40, "fade": 300},
                                           {"at": "sunrise", "level": 0, "fade": 120}]}
@@ -86,52 +98,95 @@ def _settled(db: Path, rigs: dict[str, VBoardClient], want=lambda r: True, timeo
         time.sleep(0.2)
 
 
-MONTH = ("2026-10-28", "2026-11-27")   # the pilot's month, up to tonight
+def _month(days: int) -> tuple[str, str]:
+    """The pilot's nights, as the reports' --from and --to: `days` of them up to tonight."""
+    return (time.strftime("%Y-%m-%d", time.gmtime(TODAY_NOON - days * 86400)),
+            time.strftime("%Y-%m-%d", time.gmtime(TODAY_NOON)))
 
 
-def _past_month(db: Path) -> None:
-    """The street's month before tonight, simulated through the collector's path (the
-    boards' own uplinks from tonight on are real and come after it in the history)."""
-    _run(["report", "simulate", "--site", SITE, "--inventory", str(db), "--street", STREET, "--from", MONTH[0],
-          "--days", "30", "--no-incidents"])   # its incidents would replace a live board
+def _pilot_month(db: Path, rigs: dict[str, VBoardClient], world: WorldClock, collector: Collector,
+                 days: int) -> dict[str, float]:
+    """The street's nights up to tonight 23:30 on its boards, in compressed time, with
+    passers-by and an incident of each kind. Returns what each lamp really drew over
+    the reports' nights (the rig's power meter, from noon to noon as the report counts)."""
+    with open_inventory(db) as inv:
+        where = {r["device_id"]: (r["lat"], r["lon"]) for r in inv.query(
+            "SELECT b.device_id, p.lat, p.lon FROM boards b JOIN poles p ON p.id = b.pole_id")}
+    evaluators = [program_mod.Evaluator(program_mod.Program(PROGRAM), tz_mod.TZ(TZ), *where[d]) for d in rigs]
+    moments = plan(evaluators, world.start, days, MOTIONS_PER_NIGHT, Incidents.typical(len(rigs), days),
+                   random.Random(1))
+    lon = where[next(iter(rigs))][1]
+    first, last = (baseline.noon(TODAY_NOON // 86400 - k, lon) for k in (days, 0))
+    street, real0 = Street(rigs, world, collector), time.monotonic()
+    try:
+        with Progress(console=console, transient=True) as bar:
+            task = bar.add_task(f"{days} nights in compressed time", total=TONIGHT - world.start)
+            progress = lambda at: bar.update(task, completed=at - world.start)   # noqa: E731
+            street.run([m for m in moments if m.at < first], first, progress)
+            drawn = street.run([m for m in moments if first <= m.at < last], last, progress)
+            street.run([m for m in moments if m.at >= last], TONIGHT, progress)
+    finally:
+        street.close()
+    console.print(f"[bold]pilot month[/] {days} nights on the street's boards in {time.monotonic() - real0:.0f} s "
+                  f"(compressed time: {street.jumps:,} jumps, {len(moments):,} moments landed on)")
+    return drawn
 
 
-def _reports(home: Path, db: Path, report_dir: Path) -> None:
+def _drawn_csv(db: Path, drawn: dict[str, float], path: Path) -> None:
+    """What each lamp really drew over the reports' nights: a street has no such meter,
+    the rig has; beside energy.csv it shows how well the boards metered."""
+    with open_inventory(db) as inv:
+        poles = {r["device_id"]: r["pole_id"] for r in inv.query("SELECT device_id, pole_id FROM boards")}
+    with path.open("w", newline="") as f:
+        out = csv.writer(f)
+        out.writerow(["pole_id", "device_id", "drawn_kwh"])
+        for device, wh in drawn.items():
+            out.writerow([poles[device], device, f"{wh / 1000:.4f}"])
+
+
+def _reports(home: Path, db: Path, report_dir: Path, days: int) -> None:
     """The pilot's energy report over its month, and the case for a district of 400 poles."""
-    first, last = MONTH
+    first, last = _month(days)
     where = ["--site", SITE, "--inventory", str(db)]
     report_dir.mkdir(parents=True, exist_ok=True)
     _run(["report", "energy", *where, "--street", STREET, "--from", first, "--to", last, "--tariff", "0.18",
           "--grid-factor", "0.06", "--csv", str(report_dir / "energy.csv"), "--plots", str(report_dir / "plots")])
+    with (report_dir / "operations.json").open("w") as out:
+        _run(["report", "operations", *where, "--street", STREET, "--from", first, "--to", last, "--json"], stdout=out)
     target = home / "nord.csv"
     target.write_text("pole_id,site,district,street,position,lat,lon\n" + "".join(
         f"N-{i:03d},{SITE},Nord,Rue {i // 40 + 1},{i % 40 + 1},48.87,{2.35 + i * 0.0003:.4f}\n" for i in range(400)))
     _run(["report", "scale-up", *where, "--pilot", STREET, "--target", str(target), "--from", first, "--to", last,
           "--tariff", "0.18", "--grid-factor", "0.06", "--controller-cost", "95", "--install-cost", "60",
           "--fixed-cost", "15000", "-o", str(report_dir / "scale-up.html")])
-    console.print(f"[bold]reports[/] in {report_dir}: energy.csv, plots/, scale-up.html (open it in a browser)")
+    console.print(f"[bold]reports[/] in {report_dir}: energy.csv, operations.json, plots/, scale-up.html "
+                  "(open it in a browser), drawn.csv (what the lamps really drew: the rig's meter)")
 
 
 @click.command()
 @click.option("--lamps", default=4, show_default=True, type=click.IntRange(2, 20), help="Poles on the street.")
+@click.option("--days", default=DAYS, show_default=True, type=click.IntRange(1, 60),
+              help="Nights of the pilot the street's boards run in compressed time before tonight "
+                   "(about 25 s a night with 4 lamps; --days 30 for a month).")
 @click.option("--keep", is_flag=True, help="Leave everything running until Ctrl-C.")
 @click.option("--report-dir", type=click.Path(file_okay=False, path_type=Path), default=Path("demo-reports"),
               show_default=True, help="Where the pilot's energy report and scale-up case are written.")
-def demo(lamps: int, keep: bool, report_dir: Path):
+def demo(lamps: int, days: int, keep: bool, report_dir: Path):
     """Run a street of virtual lamps end to end: inventory, broker, provisioning, fleet,
-    then the reports a city decides on, from a simulated month of the same street.
+    the street's pilot month on its own boards in compressed time, tonight live,
+    then the reports a city decides on.
 
     Ctrl-C, SIGTERM and SIGHUP all stop the boards and the broker before it exits.
     """
     try:
         with stop_signals():
-            _demo(lamps, keep, report_dir.resolve())
+            _demo(lamps, days, keep, report_dir.resolve())
     except Stopped as e:
         console.print(f"stopped by {e}; boards and broker are down")
         sys.exit(e.exit_code)
 
 
-def _demo(lamps: int, keep: bool, report_dir: Path):
+def _demo(lamps: int, days: int, keep: bool, report_dir: Path):
     with tempfile.TemporaryDirectory(prefix="pilotlight-demo-") as tmp, ExitStack() as stack:
         home, db = Path(tmp), Path(tmp) / "inventory.sqlite"
         os.environ["PILOTLIGHT_SECRETS"] = str(home / "secrets.json")   # the demo operator's, thrown away after
@@ -156,8 +211,7 @@ def _demo(lamps: int, keep: bool, report_dir: Path):
         rigs = {b["unique_id"]: VBoardClient(b["name"], home) for b in ready}
         for rig in rigs.values():
             stack.callback(rig.close)
-            rig.set_clock(TONIGHT)  # the rig's world: tonight, 23:30 in Paris,
-            rig.set_lux(2.0)        # and dark in the street
+            rig.set_lux(2.0)        # the light sensor only counts while a board has no time
         console.print(f"[bold]vboards[/] {len(ready)} boards on ptys, e.g. {ready[0]['port']}")
 
         env = dict(os.environ, PILOTLIGHT_WIFI_KEY="demo-wifi-key")
@@ -167,25 +221,44 @@ def _demo(lamps: int, keep: bool, report_dir: Path):
               "--broker-dir", str(broker.files.directory), "--broker-reload", f"kill -HUP {broker.proc.pid}",
               "--wifi-ssid", "DEMO-STREET"], env=env)
 
-        _past_month(db)
+        # The pilot's world: noon in Paris on its first day. Provisioning set each board's
+        # clock from this laptop's; the boards start again at the world's time, and the
+        # collector hears them from then on.
+        start = TODAY_NOON - days * 86400
+        rigs = {r["device_id"]: rigs[r["device_id"]] for r in _street(db)}   # in street order
+        for rig in rigs.values():
+            rig.set_clock(start)
+            rig.reset()
+        world = WorldClock(start)
         watch = Watch(broker.port, f"pl/{SITE}/#", username=fleet.username, password=fleet_password)
         stack.callback(watch.close)
-        collecting = Collector(db, SITE, "127.0.0.1", broker.port, monitor.username, monitor_password).start()
-        stack.callback(collecting.stop)
         with console.status("waiting for every lamp to come online"):
             for dev in rigs:
+                watch.wait_json(f"{dev}/state", lambda d: d.get("ts", 0) < start + 3600, timeout=60)
+            collecting = Collector(db, SITE, "127.0.0.1", broker.port, monitor.username, monitor_password,
+                                   clock=world.now).start()
+            stack.callback(collecting.stop)
+            for dev in rigs:
                 watch.wait(lambda t, p, r, d=dev: t == topics.root(SITE, d) + "/status" and p == b"online", timeout=60)
-                watch.wait(lambda t, p, r, d=dev: t == topics.root(SITE, d) + "/state", timeout=30)
             _settled(db, rigs)
         console.print(_table(db, rigs, "the street, online"))
 
+        # the pilot's readings every 15 minutes, then its program, to the street group
+        watch.publish(topics.group_command(SITE, STREET_GROUP, "config"),
+                      {"id": "demo-0", "set": {"tele_interval_s": PILOT_TELE_S}})
         watch.publish(topics.group_command(SITE, STREET_GROUP, "program"), {"id": "demo-1", "program": PROGRAM})
         for dev in rigs:
-            watch.wait_json(f"{dev}/ack", lambda d: d.get("id") == "demo-1", timeout=20)
-            watch.wait_json(f"{dev}/state", lambda d: d.get("program") == PROGRAM["id"] and d.get("level") == 40,
-                            timeout=20)
+            for cmd in ("demo-0", "demo-1"):
+                ack = watch.wait_json(f"{dev}/ack", lambda d, c=cmd: d.get("id") == c, timeout=20)
+                if not ack.get("ok"):
+                    raise click.ClickException(f"{dev} refused {cmd}: {ack.get('error')}")
+            watch.wait_json(f"{dev}/state", lambda d: d.get("program") == PROGRAM["id"], timeout=20)
         _settled(db, rigs, lambda r: r.get("program") == PROGRAM["id"])
-        console.print(_table(db, rigs, f"program {PROGRAM['id']!r} sent to the street group: 40 % after 23:00"))
+        console.print(_table(db, rigs, f"program {PROGRAM['id']!r} sent to the street group: off by day"))
+
+        drawn = _pilot_month(db, rigs, world, collecting.collector, days)
+        _settled(db, rigs, lambda r: r.get("level") == 40 and r.get("mode") == "schedule")
+        console.print(_table(db, rigs, f"{days} nights later: tonight, 23:30, 40 % after 23:00"))
 
         first = rigs[_street(db)[0]["device_id"]]   # the pole at position 1
         first.pir(True)
@@ -193,7 +266,8 @@ def _demo(lamps: int, keep: bool, report_dir: Path):
         _settled(db, rigs, lambda r: r["position"] > 4 or r.get("mode") == "presence")
         console.print(_table(db, rigs, "motion at the first pole: it and its neighbours brighten"))
         first.pir(False)
-        _reports(home, db, report_dir)
+        _reports(home, db, report_dir, days)
+        _drawn_csv(db, drawn, report_dir / "drawn.csv")
         if keep:
             console.print("running; Ctrl-C (or SIGTERM) stops the boards and the broker", highlight=False)
             sup.wait()
