@@ -30,8 +30,8 @@ from typing import Callable
 from ..fleet.collector import Collector
 from ..paths import firmware_module
 from ..vboard.control import VBoardClient
+from .simulate import passersby
 
-program_mod = firmware_module("program")
 config_mod = firmware_module("config")
 
 PILOT_TELE_S = 900
@@ -91,7 +91,7 @@ def plan(evaluators: list, start: int, days: int, motions_per_night: float, inci
                 if start < at < end:
                     out += [Moment(at - EDGE_S, "before"), Moment(at + fade + EDGE_S, "after")]
             t += 86400
-        for m in _motions(ev, start, end, motions_per_night, rng):
+        for m in passersby(rng, ev, start, end, motions_per_night):
             # the hold's end starts the fade out when the board sees it: land just after
             out += [Moment(m, "pir", i), Moment(m + HOLD_S - EDGE_S, "before"), Moment(m + HOLD_S + 1, "before"),
                     Moment(m + HOLD_S + 1 + FADE_OUT_S + EDGE_S, "after")]
@@ -103,28 +103,6 @@ def plan(evaluators: list, start: int, days: int, motions_per_night: float, inci
     for i, day in incidents.power_cut.items():
         out += [Moment(hour(day, 14), "power", i, False), Moment(hour(day, 14 + 1 / 6), "power", i, True)]
     return sorted({(m.at, m.what, m.board): m for m in out if start <= m.at < end}.values())
-
-
-def _motions(ev, start: int, end: int, per_night: float, rng: random.Random) -> list[int]:
-    """Passers-by at this lamp: a Poisson process over the hours it is lit."""
-    out, t = [], start
-    while t < end:
-        level, nxt = ev.level(t)
-        nxt = min(max(nxt, t + 60), end)
-        if level > 0:
-            span = nxt - t
-            out += [t + rng.randrange(span) for _ in range(_poisson(rng, per_night * span / (12 * 3600)))]
-        t = nxt
-    return sorted(out)
-
-
-def _poisson(rng: random.Random, mean: float) -> int:
-    n, p, limit = 0, 1.0, 2.718281828 ** -mean
-    while True:
-        p *= rng.random()
-        if p < limit:
-            return n
-        n += 1
 
 
 class Street:

@@ -75,7 +75,7 @@ def simulate(inv: Inventory, site: str, program_doc: dict, tz_spec: str, first_d
         board = _Board(chip)
         log = truth.setdefault(lamp.pole, [(start, 0.0)])
         evaluator = program_mod.Evaluator(program, tz, lamp.lat, lamp.lon)
-        motions = _motions(rng, evaluator, start, end, motions_per_night)
+        motions = passersby(rng, evaluator, start, end, motions_per_night)
         with inv.transaction():                 # one commit a lamp, as a collector batches its writes
             board, n = _run_lamp(inv, history, lamp, i, board, evaluator, motions, incidents, start, end, log,
                                  presence_level, hold_s)
@@ -133,8 +133,8 @@ def _replace(inv: Inventory, history: History, old: _Board, pole: str, t: int) -
     return _Board(new_chip)
 
 
-def _motions(rng: random.Random, evaluator, start: int, end: int, per_night: float) -> list[int]:
-    """Motion times: a Poisson process over the hours the lamp is lit."""
+def passersby(rng: random.Random, evaluator, start: int, end: int, per_night: float) -> list[int]:
+    """When someone walks past a lamp: a Poisson process over the hours it is lit."""
     out, t = [], start
     while t < end:
         level, nxt = evaluator.level(t)
