@@ -6,8 +6,8 @@ its pilot month on its own boards in compressed time (reports/pilot_month.py),
 tonight live, then the reports a city decides on."""
 from __future__ import annotations
 
-import json
 import csv
+import json
 import os
 import random
 import subprocess
