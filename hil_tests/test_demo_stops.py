@@ -40,7 +40,7 @@ def alive(pid: int) -> bool:
 def test_sigterm_to_demo_keep_leaves_no_process_behind(tmp_path):
     log = tmp_path / "demo.log"
     with log.open("w") as out:       # a file, not a pipe: a process left behind cannot block the test
-        demo = subprocess.Popen([sys.executable, "-m", "host_tools", "demo", "--lamps", "2", "--keep"],
+        demo = subprocess.Popen([sys.executable, "-m", "host_tools", "demo", "--lamps", "2", "--days", "1", "--keep"],
                                 stdout=out, stderr=subprocess.STDOUT, env=dict(os.environ, COLUMNS="160"),
                                 start_new_session=True)
     helpers: set[int] = set()
