@@ -128,11 +128,13 @@ def apply(v: BoardView, up) -> bool:
 
 def _learn_tele_every(v: BoardView, ts: int | None) -> None:
     """By the board's own clock, so an outbox drain (teles arriving together) does
-    not shorten it; a tele older than the newest (a late one) teaches nothing."""
+    not shorten it; a tele older than the newest (a late one) teaches nothing. A
+    shorter interval halves it at most: two teles in a row after a stalled loop
+    (older firmware sends them) must not make the board silent at its next one."""
     if ts is None or (v.tele_ts is not None and ts <= v.tele_ts):
         return                                   # no clock on the board yet, or a late tele
     if v.tele_ts is not None:
-        v.tele_every = float(ts - v.tele_ts)
+        v.tele_every = max(float(ts - v.tele_ts), (v.tele_every or 0.0) / 2)
     v.tele_ts = ts
 
 

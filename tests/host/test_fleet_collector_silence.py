@@ -75,3 +75,15 @@ def test_a_restarted_collector_knows_each_boards_interval_and_gives_it_one_from_
     assert again.views[BOARD].tele_every == EVERY
     assert again.sweep_silent(started + SILENT_AFTER - 1) == []
     assert again.sweep_silent(started + SILENT_AFTER + 1) == [BOARD]
+
+
+def test_two_teles_in_a_row_after_a_stall_do_not_make_the_board_silent_at_its_next(tmp_path):
+    c = _collector(tmp_path)
+    for seq in (1, 2, 3):
+        _tele(c, seq, 1796000000 + seq * EVERY)
+    _tele(c, 4, 1796000000 + 3 * EVERY + 1)        # a stalled loop's catch-up: one second after
+    view = c.views[BOARD]
+    assert view.tele_every == EVERY / 2
+    assert c.sweep_silent(view.last_seen + EVERY + 1) == []          # the next tele is a period on: not late
+    _tele(c, 5, 1796000000 + 4 * EVERY + 1)
+    assert view.tele_every == EVERY                                   # learnt back at once
