@@ -250,7 +250,6 @@ class Collector:
                     if ready is not None and self.subscribed.is_set():
                         ready.set()
                 self.flush(inv)
-                self.history.close()
         finally:
             session.cancel()
             if self.client is not None:

@@ -60,12 +60,6 @@ class _Meter:
         self.anchor, self.end, self.lo, self.hi = self.end, new, -_INF, _INF
         return keep
 
-    def flush(self) -> list[tuple]:
-        keep = [self.end] if self.end else []
-        if self.end:
-            self.anchor, self.end, self.lo, self.hi = self.end, None, -_INF, _INF
-        return keep
-
 
 class History:
     """Writes one board's uplinks into the history tables. One per collector."""
@@ -74,7 +68,7 @@ class History:
         self.inv = inv
         self._sources: dict[str, int] = {}       # device -> current source id
         self._energy: dict[int, _Meter] = {}
-        self._tail: dict[int, int] = {}        # the stored newest reading's time, where it may not stay
+        self._tail: dict[int, int | None] = {}   # the stored newest reading's time, while not a kept sample
         self._level: dict[int, tuple[int, int]] = {}
         self._online: dict[int, int] = {}
         self._about: dict[int, tuple[int, str | None]] = {}
@@ -95,12 +89,6 @@ class History:
             self._state(src, t, payload)
         elif kind == "event" and payload.get("kind") == "fault":
             self._fault(src, t, payload, received)
-
-    def flush(self) -> None:
-        """Store every source's newest energy sample (the collector calls this on stop)."""
-        with self.inv.transaction():
-            for src, meter in self._energy.items():
-                self._store_energy(src, meter.flush())
 
     # -- sources
 
@@ -140,25 +128,10 @@ class History:
         self._describe(src, estimated=1 if tele.get("estimated") else 0, fw=tele.get("fw"))
         meter = self._energy.get(src)
         if meter is None:
-            self._energy[src] = _Meter(t, float(wh))
-            self._store_energy(src, [(t, float(wh))])
+            meter = self._energy[src] = _Meter(t, float(wh))
+            self._store_energy(src, meter, [])
         elif t > meter.newest()[0]:                          # else a resent record: already counted
-            kept = meter.offer(t, float(wh))
-            self._store_energy(src, kept)
-            self._store_tail(src, meter, kept)
-
-    def _store_tail(self, src: int, meter: _Meter, kept: list[tuple]) -> None:
-        """The newest reading is stored too, in place of the previous newest unless
-        that one was kept: a report run while the collector runs reads up to now
-        (a counter that runs straight for days, a failed lamp's standby, keeps no
-        sample in between)."""
-        newest, old = meter.newest(), self._tail.get(src)
-        with self.inv.transaction() as c:
-            if old is not None and old != newest[0] and all(k[0] != old for k in kept):
-                c.execute("DELETE FROM hist_energy WHERE src = ? AND t = ?", (src, old))
-            c.execute("INSERT OR REPLACE INTO hist_energy (src, t, mwh) VALUES (?, ?, ?)",
-                      (src, newest[0], round(newest[1] * 1000)))
-        self._tail[src] = newest[0]
+            self._store_energy(src, meter, meter.offer(t, float(wh)))
 
     def _describe(self, src: int, estimated: int = 0, fw=None) -> None:
         """Keep the source's estimated flag and firmware version, writing only on change."""
@@ -170,11 +143,18 @@ class History:
                 c.execute("UPDATE hist_sources SET estimated = ?, fw = ? WHERE id = ?", (*now, src))
             self._about[src] = now
 
-    def _store_energy(self, src: int, samples: list[tuple]) -> None:
-        if samples:
-            with self.inv.transaction() as c:
-                c.executemany("INSERT OR REPLACE INTO hist_energy (src, t, mwh) VALUES (?, ?, ?)",
-                              [(src, t, round(wh * 1000)) for t, wh in samples])
+    def _store_energy(self, src: int, meter: _Meter, kept: list[tuple]) -> None:
+        """The samples the compression kept, and the newest reading in place of the
+        previous newest unless that one was kept: a report run while the collector
+        runs reads up to now (a counter that runs straight for days, a failed lamp's
+        standby, keeps no sample in between), and a restart loses nothing."""
+        newest, old = meter.newest(), self._tail.get(src)
+        with self.inv.transaction() as c:
+            if old is not None and all(k[0] != old for k in kept):
+                c.execute("DELETE FROM hist_energy WHERE src = ? AND t = ?", (src, old))
+            c.executemany("INSERT OR REPLACE INTO hist_energy (src, t, mwh) VALUES (?, ?, ?)",
+                          [(src, t, round(wh * 1000)) for t, wh in {*kept, newest}])
+        self._tail[src] = meter.end[0] if meter.end else None   # the anchor stays: it is a kept sample
 
     def _state(self, src: int, t: int, state: dict) -> None:
         level, mode = state.get("level"), state.get("mode")
@@ -227,8 +207,3 @@ class Recorder:
         with inv.transaction():
             for device, kind, body, at in batch:
                 self.history.record(device, kind, body, at)
-
-    def close(self) -> None:
-        """Store the newest energy samples, so a restart loses nothing."""
-        if self.history:
-            self.history.flush()

@@ -80,7 +80,6 @@ def simulate(inv: Inventory, site: str, program_doc: dict, tz_spec: str, first_d
             board, n = _run_lamp(inv, history, lamp, i, board, evaluator, motions, incidents, start, end, log,
                                  presence_level, hold_s)
         sent += n
-        history.flush()
         if progress:
             progress(i + 1, len(scope))
     return {"lamps": len(scope), "uplinks": sent, "truth": truth}
@@ -123,7 +122,6 @@ def _board_on(inv: Inventory, pole: str) -> str | None:
 def _replace(inv: Inventory, history: History, old: _Board, pole: str, t: int) -> _Board:
     """A technician swaps the board: the old one retires, a new one takes the pole."""
     history.record(old.device, "status", "offline", t)
-    history.flush()
     new_chip = "240ac4" + hashlib.sha256(f"{old.device}@{t}".encode()).hexdigest()[:6]
     old_type = inv.one("SELECT board_type FROM boards WHERE device_id = ?", (old.device,))["board_type"]
     inv_boards.set_state(inv, old.device, "retired", reason="replaced in the simulated month")
