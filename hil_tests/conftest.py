@@ -7,6 +7,8 @@ A failed test's report carries each board's console log and the MQTT traffic
 the test's brokers carried (sections "console of ..." and "MQTT traffic")."""
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from hil_tests.rig.capabilities import CAPABILITIES, marker, reason, unmet
@@ -134,9 +136,18 @@ _FAILURE_SECTIONS = pytest.StashKey[list]()
 
 
 def printable(text: str) -> str:
-    """A console log a person can read: the raw REPL's control bytes shown, not obeyed."""
-    return "".join(ch if ch.isprintable() or ch in "\n\t" else ("" if ch == "\r" else f"<{ord(ch):02x}>")
-                   for ch in text)
+    """A console log a person can read: the raw REPL's control bytes shown, not obeyed,
+    and a run of one counted (a file transfer's hundreds of <01>), so every board's
+    console still fits in a CI excerpt."""
+    def shown(run: re.Match) -> str:
+        ch, n = run.group(1), len(run.group(0))
+        if ch.isprintable() or ch in "\n\t":
+            return run.group(0)
+        if ch == "\r":
+            return ""
+        return f"<{ord(ch):02x}>x{n}" if n > 3 else f"<{ord(ch):02x}>" * n
+    return re.sub(r"(.)\1*", shown, text, flags=re.DOTALL)
+
 
 
 # The fleet acceptance bed (2,000 simulated lamps and 5 vboards on one broker):
