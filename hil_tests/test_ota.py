@@ -26,6 +26,7 @@ LEVEL = 40          # the schedule's level at NIGHT with default_level=LEVEL
 # What an update itself needs is measured in an update boot (no MQTT side
 # there) by `make bench`, against the 96 KB budget.
 HEAP = None  # the rig's own: the firmware with ROMFS at its 96 KB budget, so every update here runs within it
+BOOTED_WITHIN_S = 60.0
 
 
 @pytest.fixture(scope="module")
@@ -102,8 +103,9 @@ class Lamp(threading.Thread):
         return worst
 
 
-def online(rig, tmp_path, broker, store, name, release=None, count=1, **settings):
-    """Boards provisioned with `release` (the base one), online, at night."""
+def online(rig, tmp_path, broker, store, watch, name, release=None, count=1, **settings):
+    """Boards provisioned with `release` (the base one), at night, each one's first
+    state seen (a first boot copies the app into ROMFS: seconds on a loaded machine)."""
     boards = rig.start(name, count=count, heap=HEAP)
     out = []
     for b in boards:
@@ -113,6 +115,8 @@ def online(rig, tmp_path, broker, store, name, release=None, count=1, **settings
         c.set_clock(NIGHT)
         c.reset()
         out.append((b, c, f"pl/test/{b.unique_id}"))
+    for _, _, root in out:
+        watch.wait_json(root + "/state", lambda d: "ota" in d and d["level"] == LEVEL, timeout=BOOTED_WITHIN_S)
     return out
 
 
@@ -130,8 +134,8 @@ def test_a_signed_release_is_applied_and_confirmed(rig, tmp_path, broker, store)
     server = Server(store.releases)
     watch = Watch(broker.port)
     try:
-        ((board, c, root),) = online(rig, tmp_path, broker, store, "good")
-        watch.wait_json(root + "/state", lambda d: d["ota"]["release"] == 1 and d["level"] == LEVEL)
+        ((board, c, root),) = online(rig, tmp_path, broker, store, watch, "good")
+        assert watch.wait_json(root + "/state")["ota"]["release"] == 1
         lamp = Lamp(c)
         assert command(watch, root, store.good, server, "u1")["ok"] is True
         event(watch, root, "ota_confirmed", timeout=60, release=2, version="0.1.0-ota2")
@@ -154,8 +158,8 @@ def test_bad_releases_are_refused_and_the_old_app_says_why(rig, tmp_path, broker
     server = Server(store.releases)
     watch = Watch(broker.port)
     try:
-        boards = online(rig, tmp_path, broker, store, "bad", count=4)
-        boards += online(rig, tmp_path, broker, store, "old", release=store.good)
+        boards = online(rig, tmp_path, broker, store, watch, "bad", count=4)
+        boards += online(rig, tmp_path, broker, store, watch, "old", release=store.good)
         cases = [(store.forged, "manifest: the signature does not verify with this board's release key"),
                  (store.altered, "lampctl/__init__.mpy: sha256 differs from the signed manifest's"),
                  (store.huge, "release needs "),
@@ -163,7 +167,6 @@ def test_bad_releases_are_refused_and_the_old_app_says_why(rig, tmp_path, broker
                  (store.base, "release 1 is older than the running release 2 (no signed downgrade permission)")]
         lamps = []
         for (board, c, root), (release, _) in zip(boards, cases):
-            watch.wait_json(root + "/state", lambda d: "ota" in d and d["level"] == LEVEL)
             lamps.append(Lamp(c))
             assert command(watch, root, release, server, "b-" + board.name)["ok"] is True
         for (board, c, root), (release, reason) in zip(boards, cases):
@@ -189,13 +192,12 @@ def test_a_new_app_that_fails_its_probation_is_rolled_back(rig, tmp_path, broker
     server = Server(store.releases)
     watch = Watch(broker.port)
     try:
-        boards = online(rig, tmp_path, broker, store, "trial", count=3)
+        boards = online(rig, tmp_path, broker, store, watch, "trial", count=3)
         cases = [(store.crash, "crashed: RuntimeError: broken at import"),
                  (store.hang, "watchdog reset (the app hung)"),
                  (store.lost, "not confirmed within 20 s (control loop alive and broker connected)")]
         lamps = []
         for (board, c, root), (release, _) in zip(boards, cases):
-            watch.wait_json(root + "/state", lambda d: "ota" in d and d["level"] == LEVEL)
             lamps.append(Lamp(c))
             assert command(watch, root, release, server, "t-" + board.name, probation_s=20)["ok"] is True
         for (board, c, root), (release, reason) in zip(boards, cases):
@@ -239,9 +241,7 @@ def test_power_cuts_during_the_download_and_the_switch(rig, tmp_path, broker, st
     watch = Watch(broker.port)
     big = store.big.path / "lampctl/ballast.mpy"
     try:
-        (a, ca, root_a), (b, cb, root_b) = online(rig, tmp_path, broker, store, "cut", count=2)
-        for root in (root_a, root_b):
-            watch.wait_json(root + "/state", lambda d: "ota" in d and d["level"] == LEVEL)
+        (a, ca, root_a), (b, cb, root_b) = online(rig, tmp_path, broker, store, watch, "cut", count=2)
         for (board, c, root) in ((a, ca, root_a), (b, cb, root_b)):
             assert command(watch, root, store.big, server, "p-" + board.name)["ok"] is True
         # a: cut once part of ballast.mpy is on its flash (synced every 4 KB), not all of it
