@@ -149,7 +149,6 @@ def printable(text: str) -> str:
     return re.sub(r"(.)\1*", shown, text, flags=re.DOTALL)
 
 
-
 # The fleet acceptance bed (2,000 simulated lamps and 5 vboards on one broker):
 # defined once here so every test module shares the one session instance.
 from hil_tests.fleet_bed import bed, collecting, running_collector  # noqa: E402,F401

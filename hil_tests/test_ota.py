@@ -135,7 +135,7 @@ def test_a_signed_release_is_applied_and_confirmed(rig, tmp_path, broker, store)
     watch = Watch(broker.port)
     try:
         ((board, c, root),) = online(rig, tmp_path, broker, store, watch, "good")
-        assert watch.wait_json(root + "/state")["ota"]["release"] == 1
+        watch.wait_json(root + "/state", lambda d: d["ota"]["release"] == 1 and d["level"] == LEVEL)
         lamp = Lamp(c)
         assert command(watch, root, store.good, server, "u1")["ok"] is True
         event(watch, root, "ota_confirmed", timeout=60, release=2, version="0.1.0-ota2")
